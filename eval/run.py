@@ -27,10 +27,10 @@ from j1.io import JsonlAppender, read_jsonl
 from j1.manifest import RunManifest
 from j1.models import DEFAULT_MODEL, resolve_model
 from j1.progress import progress_bar
+from j1.scoring import preference
 
 log = logging.getLogger(__name__)
 ORDERS = ("ab", "ba")
-PREF = {("ab", "A"): "chosen", ("ab", "B"): "rejected", ("ba", "A"): "rejected", ("ba", "B"): "chosen"}
 
 
 @dataclass
@@ -105,13 +105,7 @@ def _task(item: Any, k: int, order: str) -> Task:
 
 
 def _row(judge: str, bench: str, item: Any, k: int, order: str, decision: Any) -> dict[str, Any]:
-    pref = (
-        None
-        if decision.verdict is None
-        else "tie"
-        if decision.verdict == "tie"
-        else PREF[(order, decision.verdict)]
-    )
+    pref = preference(order, decision.verdict)
     return {
         "key": _key(judge, bench, item.id, k, order),
         "judge": judge,

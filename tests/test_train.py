@@ -21,7 +21,6 @@ from j1.train.examples import (
 from j1.train.rewards import (
     REWARDS,
     get_reward,
-    judge_metrics,
     pointwise_pair,
     position_consistency,
     reward_functions,
@@ -220,14 +219,38 @@ def test_reward_registry_names_and_weights() -> None:
         reward_functions({"verdict": -1}, {"pairwise"})
 
 
-def test_judge_metrics_are_the_rewards_as_percentages() -> None:
-    rows = [
-        {"prompt": "", **{k: v[i] for k, v in cols(["ab", "ba"] * 2, ["p", "p", "q", "q"]).items()}}
-        for i in range(4)
-    ]
-    m = judge_metrics([A, B, A, A], rows)
-    assert m["accuracy_ab"] == 100.0 and m["accuracy_ba"] == 50.0 and m["consistent_accuracy"] == 50.0
-    assert m["parse_rate"] == 100.0 and m["n_pairs"] == 2
+def test_rewards_and_eval_stats_are_one_rule() -> None:
+    """The same outputs scored as GRPO rewards and as `j1 eval` statistics give the same numbers."""
+    from j1.eval.benchmarks import generic_stats
+    from j1.eval.benchmarks.base import Comparison, EvalItem, ItemResult
+    from j1.formats import get_format
+    from j1.scoring import preference
+
+    bad = "<think>unsure</think> no verdict"
+    outputs = {"p": (A, B), "q": (A, A), "r": (B, A), "s": (bad, B), "t": (B, B)}  # per pair: ab, ba
+    ids = list(outputs)
+    c = cols(["ab", "ba"] * len(ids), [p for p in ids for _ in range(2)])
+    texts = [t for p in ids for t in outputs[p]]
+    v = verdict([""] * len(texts), texts, **c)
+    pc = position_consistency([""] * len(texts), texts, **c)
+    results = []
+    for p in ids:
+        parsed = [get_format("pairwise_verdict").parse(t) for t in outputs[p]]
+        prefs = {
+            o: preference(o, j.verdict if j.parse_ok else None)
+            for o, j in zip(("ab", "ba"), parsed, strict=True)
+        }
+        item = EvalItem(id=p, benchmark="pairs", subset="x", prompt="", chosen="c", rejected=["r"])
+        results.append(ItemResult(item=item, comparisons=[Comparison(prefs=prefs)], official_order="ab"))
+    stats = generic_stats(results)
+    n = len(ids)
+    assert stats["consistent_accuracy"] == 100 * sum(pc[::2]) / n == 20.0
+    assert stats["per_order"]["ab"] == 100 * sum(v[::2]) / n == 40.0
+    assert stats["per_order"]["ba"] == 100 * sum(v[1::2]) / n == 60.0
+    assert stats["flip_rate"] == 40.0  # q and t: the same letter in both orders = opposite responses
+    logged: dict[str, float] = {}
+    position_consistency([""] * len(texts), texts, **c, log_metric=logged.__setitem__)
+    assert logged["judge/flip_rate"] == 0.4
 
 
 # ---------------------------------------------------------------- sampler

@@ -59,6 +59,8 @@ def test_learning_check_smoke(tiny_model_dir: Path, tmp_path: Path) -> None:
     for stage in ("base", "warm", "trained"):
         assert {"consistent_accuracy", "parse_rate", "accuracy_ab", "accuracy_ba"} <= set(result[stage])
         assert result[stage]["n_pairs"] == 2
+        report = json.loads((out / "eval" / stage / "report.json").read_text())  # j1 eval's own report
+        assert report["benchmarks"]["pairs"]["score"] == result[stage]["consistent_accuracy"]
     assert len(result["reward_curve"]) == 2 and result["data"]["heldout_pairs"] == 2
     assert set(result["targets"]) == {
         "trained_consistent_accuracy_ge_60",

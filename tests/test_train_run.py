@@ -139,6 +139,10 @@ def test_grpo_run_end_to_end_then_resume(tiny_model_dir: Path, pairs_file: Path,
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] == "ok" and manifest["counts"]["heldout_pairs"] == 2
     assert manifest["heldout_metrics"]["n_pairs"] == 2
+    report = json.loads((out / "heldout_eval" / "report.json").read_text())  # scored by j1 eval itself
+    assert report["benchmarks"]["pairs"]["score"] == manifest["heldout_metrics"]["consistent_accuracy"]
+    assert set(manifest["heldout_metrics"]["baselines"]) == {"longer", "shorter", "random"}
+    assert "baseline shorter" in card
     assert len((out / "heldout.jsonl").read_text().splitlines()) == 2
     assert sorted(p.name for p in (out / "checkpoints").glob("checkpoint-*")) == [
         "checkpoint-1",

@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -240,14 +240,14 @@ def _water_level(lengths: Sequence[int], budget: int) -> int:
     return lo
 
 
-def fit_group(
+def fit_pair(
     pair: Pair, fmt_name: str, budget: TokenBudget, max_tokens: int, rule: OverlongRule
-) -> tuple[list[JudgeExample] | None, str]:
-    """Render a group within `max_tokens` prompt tokens: ("ok" | "truncated" | "dropped")."""
-    group = render_group(pair, fmt_name)
-    longest = max(budget.prompt_tokens(e.prompt) for e in group)
+) -> tuple[Pair | None, str]:
+    """The pair as its judge prompts in `fmt_name` fit within `max_tokens` prompt tokens: unchanged ("ok"),
+    with its responses cut by `budget` ("truncated"), or None ("dropped"); rule "error" raises instead."""
+    longest = max(budget.prompt_tokens(e.prompt) for e in render_group(pair, fmt_name))
     if longest <= max_tokens:
-        return group, "ok"
+        return pair, "ok"
     if rule == "error":
         raise J1Error(
             f"pair {pair.id}: the {fmt_name} judge prompt has {longest} tokens > data.max_prompt_tokens="
@@ -255,25 +255,26 @@ def fit_group(
         )
     if rule == "drop":
         return None, "dropped"
+    pairwise = get_format(fmt_name).kind == "pairwise"
     sizes = [budget.text_tokens(pair.chosen), budget.text_tokens(pair.rejected)]
-    overhead = longest - (sum(sizes) if get_format(fmt_name).kind == "pairwise" else max(sizes))
+    overhead = longest - (sum(sizes) if pairwise else max(sizes))
     for slack in (8, 32, 128):  # retokenising a cut text can shift a few tokens: retry with more room
         room = max_tokens - overhead - slack
-        if room <= 0:
+        cap = _water_level(sizes, room) if pairwise else room
+        if room <= 0 or cap <= 0:
             break
-        if get_format(fmt_name).kind == "pairwise":
-            cap = _water_level(sizes, room)
-            caps = [cap, cap]
-        else:
-            caps = [room, room]
-        if min(caps) <= 0:
-            break
-        group = render_group(
-            pair, fmt_name, budget.cut(pair.chosen, caps[0]), budget.cut(pair.rejected, caps[1])
-        )
-        if max(budget.prompt_tokens(e.prompt) for e in group) <= max_tokens:
-            return group, "truncated"
+        cut = replace(pair, chosen=budget.cut(pair.chosen, cap), rejected=budget.cut(pair.rejected, cap))
+        if max(budget.prompt_tokens(e.prompt) for e in render_group(cut, fmt_name)) <= max_tokens:
+            return cut, "truncated"
     return None, "dropped"
+
+
+def fit_group(
+    pair: Pair, fmt_name: str, budget: TokenBudget, max_tokens: int, rule: OverlongRule
+) -> tuple[list[JudgeExample] | None, str]:
+    """Render a group within `max_tokens` prompt tokens: ("ok" | "truncated" | "dropped")."""
+    fitted, status = fit_pair(pair, fmt_name, budget, max_tokens, rule)
+    return (render_group(fitted, fmt_name) if fitted else None), status
 
 
 def build_examples(

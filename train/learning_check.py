@@ -10,8 +10,14 @@ in every batch, verdict + position-consistency rewards) until the time budget ->
     {"base": {"consistent_accuracy": .., "parse_rate": .., ...}, "warm": {...}, "trained": {...},
      "reward_curve": [per-step mean reward], "targets": {...}, "timing_s": {...}, "data": {...}}
 
-Metrics are percentages on the held-out pairs, greedy, both orders, computed by the reward functions
-(`rewards.judge_metrics`, the code `j1 eval` scores judges with). The figures are whatever the run gives.
+The pairs come first and are not on the clock (`j1 synth` is resumable and its output is reused by
+reruns); `budget_minutes` covers what the issue times: the evaluations, the warm start and GRPO.
+
+Every judge is scored by `j1 eval` itself: the held-out pairs, their responses cut to the training prompt
+budget exactly as training cuts them, are written to `heldout.jsonl` and judged with the `pairs`
+benchmark (greedy, both orders, beside the length and random baselines). Metrics are percentages:
+`consistent_accuracy` (the benchmark's score, right in both orders), per-order accuracy, parse rate, flip
+and tie rates. The figures are whatever the run gives.
 
     python -m j1.train.learning_check [--recipe train/recipes/learning_check.yaml] [--set k=v ...]
 """
@@ -36,7 +42,7 @@ from j1.manifest import RunManifest
 from j1.models import DEFAULT_MODEL, resolve_model
 from j1.train.callbacks import read_metrics
 from j1.train.config import DataConfig, TrainConfig
-from j1.train.evaluate import evaluate, heldout_examples
+from j1.train.evaluate import BASELINES, evaluate
 from j1.train.examples import load_pairs, split_heldout
 from j1.train.session import load_judge_tokenizer
 
@@ -51,12 +57,13 @@ class LearningCheckConfig:
     pairs: str | None = None  # a pairs file; None = run `j1 synth` on the embedded default into out/synth
     synth: list[str] = field(default_factory=list)  # --set overrides for that synth run
     seed: int = 0
-    budget_minutes: float = 29.0  # everything, synth included; GRPO gets what the other stages leave
+    budget_minutes: float = 29.0  # evaluations + warm start + GRPO; GRPO gets what the others leave
     eval_reserve_minutes: float = 2.0  # kept for the last evaluation and writing the judge
     heldout_size: int = 16
     data: DataConfig = field(default_factory=DataConfig)
     eval_backend: str = "hf"
     eval_max_tokens: int = 128
+    eval_baselines: list[str] = field(default_factory=lambda: list(BASELINES))
     warm: dict[str, Any] = field(default_factory=dict)  # TrainConfig keys of the SFT stage
     grpo: dict[str, Any] = field(default_factory=dict)  # TrainConfig keys of the GRPO stage
 
@@ -97,8 +104,6 @@ def reward_rises(curve: list[float]) -> bool | None:
 def run(cfg: LearningCheckConfig, command: str = "python -m j1.train.learning_check") -> Path:
     from j1.train.run import run as train
 
-    t0 = time.time()
-    deadline = t0 + 60 * cfg.budget_minutes
     out = Path(cfg.out)
     for key, section in (("warm", cfg.warm), ("grpo", cfg.grpo)):
         if "data" in section or "model" in section:
@@ -109,8 +114,11 @@ def run(cfg: LearningCheckConfig, command: str = "python -m j1.train.learning_ch
             shutil.rmtree(out / stage)
     with RunManifest(out, command, cfg) as manifest:
         timing: dict[str, float] = {}
+        t = time.time()
         pairs = Path(cfg.pairs) if cfg.pairs else synth_pairs(cfg, out)
-        timing["synth"] = time.time() - t0
+        timing["synth"] = time.time() - t
+        t0 = time.time()  # the clock of the issue's budget starts once the pairs exist
+        deadline = t0 + 60 * cfg.budget_minutes
         base_model = resolve_model(cfg.model)
         manifest.add_model("base", base_model)
         manifest.add_data("pairs", pairs)
@@ -123,21 +131,20 @@ def run(cfg: LearningCheckConfig, command: str = "python -m j1.train.learning_ch
             )
         if warm_cfg.sft.get("num_train_epochs", 1) > 1:
             raise J1Error("the format warm start trains at most one epoch (warm.sft.num_train_epochs <= 1)")
-        rows = heldout_examples(
-            held, warm_cfg.mixture_of_formats(), load_judge_tokenizer(base_model), warm_cfg.data, cfg.seed
-        )
-        manifest.counts.update(
-            pairs=len(all_pairs),
-            train_pairs=len(train_pairs),
-            heldout_pairs=len(held),
-            heldout_examples=len(rows),
-        )
+        fmt = str(cfg.grpo.get("format", warm_cfg.format))
+        if fmt == "multitask":
+            raise J1Error("the learning check scores one judge format with j1 eval; set grpo.format to one")
+        tokenizer = load_judge_tokenizer(base_model)
+        fitting: dict[str, Any] = {}
+        manifest.counts.update(pairs=len(all_pairs), train_pairs=len(train_pairs), heldout_pairs=len(held))
 
         def judge(name: str, model: str) -> dict[str, Any]:
             t = time.time()
             m = evaluate(
-                model, rows, out / "eval" / name, backend=cfg.eval_backend, max_tokens=cfg.eval_max_tokens
-            )
+                model, held, {fmt: 1.0}, tokenizer, cfg.data, out / "eval" / name, seed=cfg.seed,
+                backend=cfg.eval_backend, max_tokens=cfg.eval_max_tokens, baselines=cfg.eval_baselines,
+                counts=fitting if name == "base" else None,
+            )  # fmt: skip
             timing[f"eval_{name}"] = time.time() - t
             return m
 
@@ -169,12 +176,13 @@ def run(cfg: LearningCheckConfig, command: str = "python -m j1.train.learning_ch
             "gain_over_warm_ge_10_points": trained - warm >= 10,
             "reward_rises": reward_rises(curve),
         }
-        timing["total"] = time.time() - t0
+        timing["budgeted"] = time.time() - t0
         result["timing_s"] = {k: round(v, 1) for k, v in timing.items()}
         result["data"] = {
             "pairs": str(pairs),
             "train_pairs": len(train_pairs),
             "heldout_pairs": len(held),
+            "heldout_fit": fitting,
             "grpo_steps": len(curve),
         }
         (out / "learning_check.json").write_text(json.dumps(result, indent=2) + "\n")

@@ -80,8 +80,17 @@ def write_card(
         "",
     ]
     if heldout:
-        lines += ["## Held-out pairs (greedy, both orders, percent)", "", "| metric | value |", "|---|---|"]
-        lines += [f"| {k} | {_fmt(v)} |" for k, v in heldout.items()]
+        lines += [
+            "## Held-out pairs (`j1 eval` pairs benchmark: greedy, both orders, percent)",
+            "",
+            "| metric | value |",
+            "|---|---|",
+        ]
+        lines += [f"| {k} | {_fmt(v)} |" for k, v in heldout.items() if not isinstance(v, dict)]
+        lines += [
+            f"| baseline {k} (consistent_accuracy) | {_fmt(v)} |"
+            for k, v in heldout.get("baselines", {}).items()
+        ]
         lines += [""]
     if train_metrics:
         lines += ["## Training", "", "| metric | value |", "|---|---|"]

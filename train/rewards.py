@@ -18,9 +18,10 @@ the pair sampler the batch holds G rollouts of the `ab` prompt then G of the `ba
 `ab` meets rollout i of `ba`; both rows of a matched couple get the couple's reward. Unequal counts mean
 the two sides were not generated together, and raise rather than guess.
 
-The same functions are the eval metrics: `judge_metrics` runs them over one output per example (greedy
-evaluation in both orders) and reads per-order accuracy, position-consistent accuracy and parse rate off
-them. During training each reward also reports these through TRL's `log_metric`.
+Right, consistent and flip are `j1.scoring`'s rules, which `j1 eval`'s statistics use too: the
+position-consistency reward and the position-consistent accuracy of an eval report are one rule. During
+training each reward also reports these as metrics through TRL's `log_metric`; held-out judges are scored
+by `j1 eval` itself (`evaluate.py`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from typing import Any
 
 from j1 import J1Error
 from j1.formats import Judgment, get_format
+from j1.scoring import consistent, flipped, preference, right
 
 RewardFn = Callable[..., list[float | None]]
 MetricLogger = Callable[[str, float], None] | None
@@ -81,7 +83,7 @@ def _log(log_metric: MetricLogger, name: str, values: list[float]) -> None:
 
 
 def _correct(j: Judgment, label: str) -> float:
-    return 1.0 if j.parse_ok and j.verdict == label else 0.0
+    return right(j.verdict if j.parse_ok else None, label)
 
 
 def verdict(
@@ -121,12 +123,9 @@ def position_consistency(
     couples = pair_rollouts(pair_id, format, order, "ab", "ba")
     flips = []
     for i, j in couples:
-        ok = _correct(parsed[i], label[i]) * _correct(parsed[j], label[j])
-        out[i] = out[j] = ok
-        if parsed[i].parse_ok and parsed[j].parse_ok:
-            flips.append(
-                float(parsed[i].verdict == parsed[j].verdict)
-            )  # same letter = the preference flipped
+        out[i] = out[j] = consistent(_correct(parsed[i], label[i]), _correct(parsed[j], label[j]))
+        prefs = [preference(order[k], parsed[k].verdict if parsed[k].parse_ok else None) for k in (i, j)]
+        flips.append(float(flipped(*prefs)))  # over all pairs, as eval's flip_rate
     _log(log_metric, "judge/consistent_accuracy", [out[i] for i, _ in couples])  # type: ignore[misc]
     _log(log_metric, "judge/flip_rate", flips)
     return out
@@ -210,38 +209,3 @@ def reward_functions(weights: dict[str, float], format_kinds: set[str]) -> tuple
                 f"{useful} (e.g. --set rewards.{useful[0]}=1.0)"
             )
     return funcs, [float(w) for w in weights.values()]
-
-
-def judge_metrics(
-    completions: Sequence[Any], rows: Sequence[dict[str, Any]]
-) -> dict[str, float | int | None]:
-    """Eval metrics in percent over one output per example, computed by the reward functions above:
-    per-order accuracy, position-consistent accuracy, parse rate (and pointwise pair accuracy)."""
-    cols = {k: [r.get(k, "") for r in rows] for k in ("pair_id", "format", "order", "label", "role")}
-    prompts = [r.get("prompt") for r in rows]
-    parsed = parse_all(completions, cols["format"])
-    kind = kinds(cols["format"])
-
-    def pct(values: list[float | None]) -> float | None:
-        vals = [v for v in values if v is not None]
-        return round(100 * mean(vals), 2) if vals else None
-
-    out: dict[str, float | int | None] = {
-        "n_examples": len(rows),
-        "parse_rate": pct([float(j.parse_ok) for j in parsed]),
-    }
-    if "pairwise" in kind:
-        v = verdict(prompts, completions, **cols)
-        c = position_consistency(prompts, completions, **cols)
-        for o in ("ab", "ba"):
-            out[f"accuracy_{o}"] = pct([v[i] for i in range(len(rows)) if cols["order"][i] == o])
-        out["accuracy"] = pct(v)
-        firsts = [i for i in range(len(rows)) if cols["order"][i] == "ab"]
-        out["consistent_accuracy"] = pct([c[i] for i in firsts])
-        out["n_pairs"] = len(firsts)
-    if "pointwise" in kind:
-        p = pointwise_pair(prompts, completions, **cols)
-        firsts = [i for i in range(len(rows)) if cols["role"][i] == "chosen"]
-        out["pointwise_pair_accuracy"] = pct([p[i] for i in firsts])
-        out["n_pointwise_pairs"] = len(firsts)
-    return out

@@ -78,7 +78,7 @@ def completion_budget(cfg: TrainConfig) -> int:
 
 
 def heldout_metrics(session: Session, judge_dir: Path) -> dict[str, Any] | None:
-    from j1.train.evaluate import evaluate, heldout_examples
+    from j1.train.evaluate import evaluate
 
     cfg = session.cfg
     if not cfg.heldout_eval.enabled:
@@ -89,17 +89,18 @@ def heldout_metrics(session: Session, judge_dir: Path) -> dict[str, Any] | None:
     pairs = (
         session.heldout_pairs[: cfg.heldout_eval.limit] if cfg.heldout_eval.limit else session.heldout_pairs
     )
-    counts: dict[str, Any] = {}
-    rows = heldout_examples(pairs, cfg.mixture_of_formats(), session.tokenizer, cfg.data, cfg.seed, counts)
-    metrics = evaluate(
+    return evaluate(
         str(judge_dir),
-        rows,
+        pairs,
+        cfg.mixture_of_formats(),
+        session.tokenizer,
+        cfg.data,
         session.out / "heldout_eval",
+        seed=cfg.seed,
         backend=cfg.heldout_eval.backend,
         max_tokens=completion_budget(cfg),
         options=cfg.heldout_eval.options,
     )
-    return {**metrics, "overlong_dropped": counts.get("overlong_dropped", 0)}
 
 
 def last_step_metrics(out: Path) -> dict[str, Any]:

@@ -13,8 +13,8 @@ items). Every number is a 0-100 percentage (None when there is nothing to count)
 | `tie_rate`            | verdicts "tie"                                                 | 2n verdicts    |
 | `parse_fail_rate`     | verdicts None (no parse)                                       | 2n verdicts    |
 
-A flip is one order saying "chosen" and the other "rejected": the judge followed the position, not the
-response. A tie or a parse failure is never a flip, and a parse failure is never counted as a tie. `n` is the
+Right, consistent and flip are `j1.scoring`'s rules, the ones the training rewards use. A flip is one order
+saying "chosen" and the other "rejected": the judge followed the position, not the response. A tie or a parse failure is never a flip, and a parse failure is never counted as a tie. `n` is the
 number of comparisons, `n_items` the number of items (RewardBench 2 has three comparisons per item).
 """
 
@@ -23,8 +23,7 @@ from __future__ import annotations
 from typing import Any
 
 from j1.eval.benchmarks.base import ItemResult, check_results, expected_pref, pct
-
-WINNERS = ("chosen", "rejected")
+from j1.scoring import consistent, flipped, right
 
 
 def generic_stats(results: list[ItemResult]) -> dict[str, Any]:
@@ -36,10 +35,11 @@ def generic_stats(results: list[ItemResult]) -> dict[str, Any]:
         for c in r.comparisons:
             ab, ba = c.prefs["ab"], c.prefs["ba"]
             n += 1
-            right_ab += ab == want
-            right_ba += ba == want
-            both += ab == want and ba == want
-            flips += ab in WINNERS and ba in WINNERS and ab != ba
+            ok_ab, ok_ba = right(ab, want), right(ba, want)
+            right_ab += ok_ab
+            right_ba += ok_ba
+            both += consistent(ok_ab, ok_ba)
+            flips += flipped(ab, ba)
             ties += (ab == "tie") + (ba == "tie")
             fails += (ab is None) + (ba is None)
     return {
