@@ -19,6 +19,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.j1-installed-$(subst $(comma),-,$(EXTRAS))
 
 DEMO_OUT ?= runs/demo
+DEMO_TRAIN_MINUTES ?= 8
 PYTEST_ARGS ?=
 
 .PHONY: install demo test lint test-fast test-slow bench clean
@@ -40,10 +41,12 @@ $(STAMP): pyproject.toml Makefile
 demo: install
 	$(BIN)/j1 models pull smollm2-135m
 	$(BIN)/j1 synth --out $(DEMO_OUT)/synth
-	$(BIN)/j1 eval --judge smollm2-135m --benchmark pairs=$(DEMO_OUT)/synth/pairs.jsonl --limit 24 \
-	  --max-tokens 256 --out $(DEMO_OUT)/eval
+	$(BIN)/python -m j1.train.learning_check --recipe train/recipes/learning_check.yaml \
+	  --set out=$(DEMO_OUT)/train --set pairs=$(DEMO_OUT)/synth/pairs.jsonl --set heldout_size=6 \
+	  --set budget_minutes=$(DEMO_TRAIN_MINUTES)
 	@echo "demo outputs: $(DEMO_OUT)/synth (pairs.jsonl, rejects.jsonl, manifest.json)," \
-	  "$(DEMO_OUT)/eval (report.md, report.json, predictions.jsonl, *.png)"
+	  "$(DEMO_OUT)/train (learning_check.json; warm/ and grpo/ with judge/, metrics.jsonl;" \
+	  "eval/{base,warm,trained}/ j1 eval reports on the held-out pairs)"
 
 lint: install
 	$(BIN)/ruff check .
