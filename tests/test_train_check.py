@@ -43,6 +43,7 @@ def test_learning_check_smoke(tiny_model_dir: Path, tmp_path: Path) -> None:
             "data.max_prompt_tokens=2048",  # the tiny tokenizer spends ~4x the tokens of a real one
             "warm.sft.max_length=2200",
             "eval_max_tokens=4",
+            "eval_backend=hf",
             "budget_minutes=20",
             "warm.sft.max_steps=1",
             "warm.sft.bf16=false",
