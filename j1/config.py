@@ -10,6 +10,7 @@ straight into `trl.GRPOConfig(**cfg.grpo)`).
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from collections.abc import Mapping, Sequence
@@ -27,6 +28,22 @@ class ConfigError(J1Error):
     pass
 
 
+class Loader(yaml.SafeLoader):
+    """YAML as recipes are written: `1e-5` is a float (PyYAML follows YAML 1.1, where it is a string
+    unless written `1.0e-5`, and a learning rate would reach the optimizer as text)."""
+
+
+Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
+def parse_yaml(text: str) -> Any:
+    return yaml.load(text, Loader=Loader)  # noqa: S506  (a SafeLoader subclass)
+
+
 def read_yaml(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     try:
@@ -36,7 +53,7 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     except UnicodeDecodeError as e:
         raise ConfigError(f"{path}: not UTF-8 ({e})") from e
     try:
-        data = yaml.safe_load(text)
+        data = parse_yaml(text)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
@@ -61,7 +78,7 @@ def apply_override(data: dict[str, Any], assignment: str) -> None:
             raise ConfigError(f"override {assignment!r}: {part!r} is not a section")
         node = child
     try:
-        node[parts[-1]] = yaml.safe_load(raw) if raw.strip() else ""
+        node[parts[-1]] = parse_yaml(raw) if raw.strip() else ""
     except yaml.YAMLError:
         node[parts[-1]] = raw
 

@@ -7,6 +7,7 @@ import pytest
 
 from j1.config import ConfigError, dump_config, load_config
 from j1.generate import GenerateConfig
+from j1.train.config import TrainConfig
 
 
 @dataclass
@@ -91,3 +92,11 @@ def test_partial_section_keeps_the_fields_own_defaults() -> None:
     SamplingParams class default."""
     cfg = load_config(GenerateConfig, None, ["sampling.max_tokens=7"])
     assert cfg.sampling.max_tokens == 7 and cfg.sampling.temperature == 0.0
+
+
+def test_exponent_floats_are_floats(tmp_path: Path) -> None:
+    """`1e-5` is a float in recipes and overrides (PyYAML's YAML 1.1 would read it as a string)."""
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("grpo: {learning_rate: 1e-5, beta: 4E-2, name: 1e5x}\n")
+    data = load_config(TrainConfig, recipe, ["grpo.max_grad_norm=5e-1"]).grpo
+    assert data == {"learning_rate": 1e-5, "beta": 0.04, "name": "1e5x", "max_grad_norm": 0.5}

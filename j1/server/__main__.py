@@ -14,9 +14,8 @@ import dataclasses
 import logging
 import sys
 
-import yaml
-
 from j1 import J1Error
+from j1.config import parse_yaml
 from j1.server import ENGINES, ServeConfig, run
 
 SCALARS = (str, int, float, bool)
@@ -52,7 +51,7 @@ def config_from_args(argv: list[str] | None = None) -> ServeConfig:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise J1Error(f"--option {item!r} is not KEY=VALUE")
-        options[key.strip()] = yaml.safe_load(value) if value.strip() else ""
+        options[key.strip()] = parse_yaml(value) if value.strip() else ""
     if args["api_key"] is None:
         args.pop("api_key")  # the dataclass default reads $J1_API_KEY
     return ServeConfig(**args, backend_options=options)
