@@ -69,6 +69,12 @@ def build_tiny_model(folder: Path, seed: int = 0) -> Path:
 
 
 @pytest.fixture(scope="session")
+def make_tiny_model():
+    """`build_tiny_model` itself, for tests that need a second tiny model (another seed)."""
+    return build_tiny_model
+
+
+@pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_model(tmp_path_factory.mktemp("tiny") / "tiny-llama")
 

@@ -50,6 +50,7 @@ def test_learning_check_smoke(tiny_model_dir: Path, tmp_path: Path) -> None:
             "warm.traces.max_tokens=8",
             "grpo.grpo.max_steps=2",
             "grpo.grpo.bf16=false",
+            "grpo.grpo.use_vllm=false",  # vLLM rollouts have their own (slow) tests: test_train_vllm.py
             "grpo.grpo.max_completion_length=8",
             "grpo.grpo.num_generations=2",
             "grpo.grpo.per_device_train_batch_size=4",

