@@ -306,6 +306,35 @@ def test_template_traces_parse_and_earn_the_reward(fmt: str) -> None:
         template_traces(examples, by_id, "flip")
 
 
+def test_own_answer_traces_name_an_answer_independent_of_the_random_decision() -> None:
+    """`own_answer`: math traces name one response's final answer as the judge's own: the chosen one's under
+    `correct`; under `random` a coin of its own, so every (own answer, decision) combination occurs."""
+    import re
+
+    from j1.train.traces import template_traces
+
+    pairs = make_pairs(40)
+    examples = build_examples(assign_formats(pairs, {"pairwise_verdict": 1}))
+    by_id = {p.id: p for p in pairs}
+    own = re.compile(r"My own answer: (\S+)\. Response ([AB]) answers")
+    for e, t in zip(examples, template_traces(examples, by_id, "correct", own_answer=True), strict=True):
+        assert own.search(t).groups() == (by_id[e.pair_id].chosen.split()[-1].rstrip("."), e.label)
+    combos = set()
+    for e, t in zip(
+        examples, template_traces(examples, by_id, "random", seed=3, own_answer=True), strict=True
+    ):
+        answer, decision = own.search(t).groups()
+        shown = (
+            by_id[e.pair_id].chosen if (e.order == "ab") == (decision == "A") else by_id[e.pair_id].rejected
+        )
+        combos.add((answer == shown.split()[-1].rstrip("."), decision))
+    assert combos == {(True, "A"), (True, "B"), (False, "A"), (False, "B")}
+    chat = make_pairs(2, source="chat")
+    chat_examples = build_examples(assign_formats(chat, {"pairwise_verdict": 1}))
+    chat_traces = template_traces(chat_examples, {p.id: p for p in chat}, "random", own_answer=True)
+    assert not any("My own answer" in t for t in chat_traces)
+
+
 def test_middle_truncation_keeps_the_final_answer(tiny_model_dir: Path) -> None:
     from transformers import AutoTokenizer
 

@@ -97,6 +97,7 @@ class TraceConfig:
     max_tokens: int = 512
     max_examples: int | None = None  # at most this many training examples (seeded choice of pairs)
     label_policy: str = "correct"  # template: the verdict written is the label, or `random` (format only)
+    own_answer: bool = False  # template, pairwise math: name one response's answer as the judge's own
 
 
 @dataclass

@@ -76,7 +76,7 @@ def sft_rows(session: Session) -> list[dict[str, Any]]:
         kept = list(
             zip(
                 examples,
-                template_traces(examples, session.pairs_by_id, tc.label_policy, cfg.seed),
+                template_traces(examples, session.pairs_by_id, tc.label_policy, cfg.seed, tc.own_answer),
                 strict=True,
             )
         )

@@ -44,14 +44,19 @@ def _shown(example: JudgeExample, pair: Pair) -> tuple[str, str]:
     return (pair.chosen, pair.rejected) if example.order == "ab" else (pair.rejected, pair.chosen)
 
 
-def _restate(example: JudgeExample, pair: Pair) -> str:
+def _restate(example: JudgeExample, pair: Pair, own: str | None = None) -> str:
+    """What each response says; with `own` ("A"/"B"), then the answer the judge takes as its own (J1's
+    "reference answer of your own"), named by its text, not its position."""
     a, b = _shown(example, pair)
-    return f"Response A says: {gist(a, pair.source)}. Response B says: {gist(b, pair.source)}."
+    said = f"Response A says: {gist(a, pair.source)}. Response B says: {gist(b, pair.source)}."
+    if own is None:
+        return said
+    return f"{said} My own answer: {gist(a if own == 'A' else b, pair.source)}."
 
 
-def pairwise_verdict_trace(example: JudgeExample, pair: Pair, decision: str) -> str:
+def pairwise_verdict_trace(example: JudgeExample, pair: Pair, decision: str, own: str | None = None) -> str:
     return (
-        f"<think>{_restate(example, pair)} Response {decision} answers the question better.</think>\n"
+        f"<think>{_restate(example, pair, own)} Response {decision} answers the question better.</think>\n"
         f"<answer>[[{decision}]]</answer>"
     )
 
@@ -61,24 +66,28 @@ def _scores(decision: str) -> str:
     return f"<score_A>{sa}</score_A> <score_B>{sb}</score_B>"
 
 
-def pairwise_scores_trace(example: JudgeExample, pair: Pair, decision: str) -> str:
-    return f"<think>{_restate(example, pair)} Response {decision} is better.</think>\n{_scores(decision)}"
-
-
-def pairwise_scores_verdict_trace(example: JudgeExample, pair: Pair, decision: str) -> str:
+def pairwise_scores_trace(example: JudgeExample, pair: Pair, decision: str, own: str | None = None) -> str:
     return (
-        f"<think>{_restate(example, pair)} Response {decision} is better.</think>\n{_scores(decision)}\n"
+        f"<think>{_restate(example, pair, own)} Response {decision} is better.</think>\n{_scores(decision)}"
+    )
+
+
+def pairwise_scores_verdict_trace(
+    example: JudgeExample, pair: Pair, decision: str, own: str | None = None
+) -> str:
+    return (
+        f"<think>{_restate(example, pair, own)} Response {decision} is better.</think>\n{_scores(decision)}\n"
         f"<answer>[[{decision}]]</answer>"
     )
 
 
-def pointwise_trace(example: JudgeExample, pair: Pair, decision: str) -> str:
+def pointwise_trace(example: JudgeExample, pair: Pair, decision: str, own: str | None = None) -> str:
     text = pair.chosen if example.role == "chosen" else pair.rejected
     score = WIN if decision == "good" else LOSE
     return f"<think>The response says: {gist(text, pair.source)}.</think>\n<score>{score}</score>"
 
 
-TEMPLATES: dict[str, Callable[[JudgeExample, Pair, str], str]] = {
+TEMPLATES: dict[str, Callable[[JudgeExample, Pair, str, str | None], str]] = {
     "pairwise_verdict": pairwise_verdict_trace,
     "pairwise_scores": pairwise_scores_trace,
     "pairwise_scores_verdict": pairwise_scores_verdict_trace,
@@ -88,8 +97,15 @@ LABEL_POLICIES = ("correct", "random")
 
 
 def template_traces(
-    examples: Sequence[JudgeExample], pairs: dict[str, Pair], policy: str = "correct", seed: int = 0
+    examples: Sequence[JudgeExample],
+    pairs: dict[str, Pair],
+    policy: str = "correct",
+    seed: int = 0,
+    own_answer: bool = False,
 ) -> list[str]:
+    """One trace per example. `own_answer` (pairwise math examples): after restating both answers the
+    trace names one as the judge's own: the label's under `correct`; under `random` a second seeded coin,
+    independent of the decision, so the traces still say nothing about which response is right."""
     if policy not in LABEL_POLICIES:
         raise J1Error(f"unknown traces.label_policy {policy!r}; valid: {', '.join(LABEL_POLICIES)}")
     out = []
@@ -104,7 +120,11 @@ def template_traces(
             decision = right if policy == "correct" else rng.choice(["good", "bad"])
         else:
             decision = e.label if policy == "correct" else rng.choice(["A", "B"])
-        out.append(TEMPLATES[e.format](e, pairs[e.pair_id], decision))
+        pair = pairs[e.pair_id]
+        own = None
+        if own_answer and not e.role and pair.source == "math":
+            own = e.label if policy == "correct" else rng.choice(["A", "B"])
+        out.append(TEMPLATES[e.format](e, pair, decision, own))
     return out
 
 
