@@ -135,6 +135,7 @@ def test_grpo_run_end_to_end_then_resume(tiny_model_dir: Path, pairs_file: Path,
                 "judge/accuracy_ba", "judge/consistent_accuracy", "judge/parse_rate_pairwise",
                 "completions/mean_length", "kl", "entropy"):  # fmt: skip
         assert key in recs[0], key
+    assert 0 < recs[0]["memory/rss_gb"] <= recs[-1]["memory/peak_rss_gb"]
     assert list((out / "tensorboard").glob("events.out.tfevents.*"))
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] == "ok" and manifest["counts"]["heldout_pairs"] == 2

@@ -2,7 +2,9 @@
 
 TRL's trainers already compute the numbers (rewards per function, KL, entropy, completion lengths, and the
 judge metrics our rewards report through `log_metric`); these callbacks only route each `on_log` record.
-`metrics.jsonl` has one object per logging step, `{"step": .., "epoch": .., <metric>: ..}`. On resume,
+`metrics.jsonl` has one object per logging step, `{"step": .., "epoch": .., <metric>: ..}`, plus this
+process's memory (`memory/rss_gb` now, `memory/peak_rss_gb` so far; with a colocated vLLM engine that
+includes the engine and its CPU KV cache), so growth over a run shows step by step. On resume,
 records after the checkpoint's step (written by the run that died) are dropped first, so the file reads
 as one uninterrupted run.
 """
@@ -12,6 +14,8 @@ from __future__ import annotations
 import json
 import logging
 import math
+import resource
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -38,7 +42,20 @@ CONSOLE = (
     ("loss", "loss"),
     ("rewards/accuracies", "dpo_acc"),
     ("mean_token_accuracy", "tok_acc"),
+    ("memory/rss_gb", "rss_gb"),
 )
+
+
+def memory_gb() -> dict[str, float]:
+    """Resident memory of this process now and its peak so far, in GiB."""
+    import psutil
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
+    peak_bytes = peak if sys.platform == "darwin" else peak * 1024
+    return {
+        "memory/rss_gb": round(psutil.Process().memory_info().rss / 2**30, 3),
+        "memory/peak_rss_gb": round(peak_bytes / 2**30, 3),
+    }
 
 
 def _clean(value: Any) -> Any:
@@ -76,7 +93,7 @@ class MetricsCallback(TrainerCallback):
         record = {"step": self.step_offset + state.global_step, "epoch": _clean(state.epoch)}
         if self.stage:
             record["stage"] = self.stage
-        record |= {k: _clean(v) for k, v in logs.items()}
+        record |= {k: _clean(v) for k, v in logs.items()} | memory_gb()
         with open(self.path, "a", encoding="utf-8") as f:
             f.write(json.dumps(record) + "\n")
         parts = [
