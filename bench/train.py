@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import statistics
 import subprocess
 import sys
@@ -78,7 +77,7 @@ lenient_consistency.__name__ = "position_consistency"
 
 def child(leg: str, overrides: list[str]) -> dict[str, Any]:
     from j1.config import load_config
-    from j1.train.callbacks import read_metrics
+    from j1.train.callbacks import peak_rss_bytes, read_metrics
     from j1.train.run import TrainConfig
     from j1.train.run import run as j1_run
 
@@ -90,7 +89,7 @@ def child(leg: str, overrides: list[str]) -> dict[str, Any]:
         ]
     else:
         times = bare_trl(cfg)
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mb = peak_rss_bytes() / 2**20
     return {"leg": leg, "step_times": times, "peak_rss_mb": round(peak_mb, 1)}
 
 

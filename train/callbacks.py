@@ -46,15 +46,19 @@ CONSOLE = (
 )
 
 
+def peak_rss_bytes() -> int:
+    """Peak resident memory of this process so far (getrusage: KiB on Linux, bytes on macOS)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024
+
+
 def memory_gb() -> dict[str, float]:
     """Resident memory of this process now and its peak so far, in GiB."""
     import psutil
 
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
-    peak_bytes = peak if sys.platform == "darwin" else peak * 1024
     return {
         "memory/rss_gb": round(psutil.Process().memory_info().rss / 2**30, 3),
-        "memory/peak_rss_gb": round(peak_bytes / 2**30, 3),
+        "memory/peak_rss_gb": round(peak_rss_bytes() / 2**30, 3),
     }
 
 
