@@ -194,6 +194,29 @@ def test_grpo_with_lora_saves_a_merged_judge(tiny_model_dir: Path, pairs_file: P
     assert not any("lora" in n for n, _ in model.named_parameters())
 
 
+def test_trainable_layers_trains_only_the_top_layers(
+    tiny_model_dir: Path, pairs_file: Path, tmp_path: Path
+) -> None:
+    """SFT with `trainable_layers=1` on the short verdict format: the saved judge differs from the base
+    model in its top layer only (embeddings, tied head and the lower layer unchanged)."""
+    from safetensors.torch import load_file
+
+    out = tmp_path / "top"
+    overrides = ["algo=sft", "format=pairwise_verdict_short", "trainable_layers=1", "sft.learning_rate=1e-2"]
+    run(
+        config(
+            tiny_model_dir, pairs_file, out, *overrides, "traces.max_examples=4", "heldout_eval.enabled=false"
+        )
+    )
+    base, judge = (
+        load_file(tiny_model_dir / "model.safetensors"),
+        load_file(out / "judge" / "model.safetensors"),
+    )
+    changed = {n for n in base if not base[n].equal(judge[n])}
+    assert changed and all(n.startswith(("model.layers.1.", "model.norm.")) for n in changed), changed
+    assert json.loads((out / "judge" / "j1_judge.json").read_text())["format"] == "pairwise_verdict_short"
+
+
 @pytest.mark.parametrize(
     ("overrides", "error"),
     [
@@ -207,6 +230,9 @@ def test_grpo_with_lora_saves_a_merged_judge(tiny_model_dir: Path, pairs_file: P
         (["traces.source=teacher", "algo=sft"], "unknown traces.source 'teacher'"),
         (["algo=dpo"], "dpo needs sampled traces"),
         (["algo=sft", "sft.num_train_epoch=1"], "sft section .SFTConfig.: .*num_train_epoch"),
+        (["trainable_layers=0"], "trainable_layers must be >= 1"),
+        (["trainable_layers=3"], "trainable_layers=3, but .* has 2 decoder layers"),
+        (["trainable_layers=1", "lora={r: 4}"], "trainable_layers and lora both choose what trains"),
     ],
 )
 def test_bad_input_fails_before_compute(

@@ -132,6 +132,9 @@ class TrainConfig:
     tensorboard: bool = True
     time_limit_minutes: float | None = None  # stop training (and save the judge) after this much wall time
     lora: dict[str, Any] = field(default_factory=dict)
+    # train only the top N decoder layers (+ final norm), the rest frozen: a cheaper step (the backward pass
+    # stops at layer N from the top) for small CPU runs; None = all parameters
+    trainable_layers: int | None = None
     grpo: dict[str, Any] = field(default_factory=dict)
     sft: dict[str, Any] = field(default_factory=dict)
     dpo: dict[str, Any] = field(default_factory=dict)

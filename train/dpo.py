@@ -87,6 +87,7 @@ def train_offline(session: Session) -> TrainResult:
         callbacks=session.callbacks("dpo"),
         peft_config=session.peft_config(),
     )
+    session.freeze(trainer.model)
     log.info("offline DPO on %d trace pairs", len(rows))
     output = trainer.train(resume_from_checkpoint=session.resume_from)
     return TrainResult(trainer, dict(output.metrics))
@@ -122,10 +123,11 @@ def train_semi_online(session: Session) -> TrainResult:
     init = dict(args.model_init_kwargs or {})
     dtype = init.pop("dtype", "float32")
     init["dtype"] = getattr(torch, dtype) if isinstance(dtype, str) and dtype != "auto" else dtype
-    model = AutoModelForCausalLM.from_pretrained(session.model_path, **init)
+    model = session.freeze(AutoModelForCausalLM.from_pretrained(session.model_path, **init))
     ref = AutoModelForCausalLM.from_pretrained(session.model_path, **init).eval().requires_grad_(False)
     total = so.rounds * so.sync_steps
-    optimizer = torch.optim.AdamW(model.parameters(), lr=args.learning_rate, weight_decay=args.weight_decay)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=args.learning_rate, weight_decay=args.weight_decay)
     schedule = get_scheduler(args.lr_scheduler_type, optimizer, args.get_warmup_steps(total), total)
     trainer, stats, done = None, [], 0
     for rnd in range(so.rounds):

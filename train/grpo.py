@@ -54,6 +54,7 @@ def train(session: Session) -> TrainResult:
         callbacks=session.callbacks("grpo"),
         peft_config=session.peft_config(),
     )
+    session.freeze(trainer.model)
     log.info(
         "GRPO: %d examples, %d rollouts per prompt, %d rollouts per generation batch, rewards %s",
         len(dataset),

@@ -70,6 +70,12 @@ class Session:
             cbs.append(tensorboard_callback(self.out / "tensorboard"))
         return cbs
 
+    def freeze(self, model: Any) -> Any:
+        """Apply `trainable_layers` to a loaded model (before its trainer builds the optimizer)."""
+        if self.cfg.trainable_layers is not None:
+            freeze_lower_layers(model, self.cfg.trainable_layers)
+        return model
+
     def peft_config(self) -> Any:
         if not self.cfg.lora:
             return None
@@ -86,6 +92,43 @@ class TrainResult:
 
     trainer: Any
     metrics: dict[str, Any] = field(default_factory=dict)
+
+
+def decoder_layers(model: Any) -> tuple[str, int]:
+    """(parameter-name prefix, count) of the model's stack of decoder layers: the module list as long as
+    `config.num_hidden_layers` (Llama-like `model.layers`, GPT-2 `transformer.h`, ...)."""
+    import torch
+
+    n = getattr(model.config, "num_hidden_layers", None)
+    for name, module in model.named_modules():
+        if isinstance(module, torch.nn.ModuleList) and len(module) == n:
+            return name, n
+    raise J1Error(f"{type(model).__name__}: no list of {n} decoder layers found; unset trainable_layers")
+
+
+def freeze_lower_layers(model: Any, trainable: int) -> dict[str, int]:
+    """Train only the top `trainable` decoder layers and the norms above them (the final norm); freeze the
+    embeddings (and a head tied to them) and every lower layer. The backward pass then stops at the lowest
+    trainable layer, so a step costs less; the optimizer holds only the trainable parameters."""
+    prefix, n = decoder_layers(model)
+    if not 1 <= trainable <= n:
+        raise J1Error(
+            f"trainable_layers must be between 1 and {n} (the model's decoder layers), not {trainable}"
+        )
+    top = tuple(f"{prefix}.{i}." for i in range(n - trainable, n))
+    counts = {"trainable": 0, "frozen": 0}
+    for name, param in model.named_parameters():
+        in_stack = name.startswith(prefix + ".")
+        keep = name.startswith(top) or (not in_stack and "norm" in name.rsplit(".", 2)[-2])
+        param.requires_grad_(keep)
+        counts["trainable" if keep else "frozen"] += param.numel()
+    log.info(
+        "trainable_layers=%d: %.1fM parameters train, %.1fM frozen",
+        trainable,
+        counts["trainable"] / 1e6,
+        counts["frozen"] / 1e6,
+    )
+    return counts
 
 
 def is_main_process() -> bool:
@@ -142,6 +185,13 @@ def check_names(cfg: TrainConfig) -> None:
         get_format(name)
     for name in cfg.rewards:
         get_reward(name)
+    if cfg.trainable_layers is not None:
+        if cfg.lora:
+            raise J1Error("trainable_layers and lora both choose what trains; set one of them")
+        if cfg.trainable_layers < 1:
+            raise J1Error(
+                f"trainable_layers must be >= 1 (or unset for all layers), not {cfg.trainable_layers}"
+            )
 
 
 def prepare(cfg: TrainConfig, counts: dict[str, Any], *, write: bool = True) -> Session:
@@ -150,6 +200,12 @@ def prepare(cfg: TrainConfig, counts: dict[str, Any], *, write: bool = True) -> 
     resume_from = resume_checkpoint(out / "checkpoints", cfg.resume)
     model_path = resolve_model(cfg.model)
     tokenizer = load_judge_tokenizer(model_path)
+    if cfg.trainable_layers is not None:
+        from transformers import AutoConfig
+
+        n = getattr(AutoConfig.from_pretrained(model_path), "num_hidden_layers", None)
+        if n is not None and cfg.trainable_layers > n:
+            raise J1Error(f"trainable_layers={cfg.trainable_layers}, but {cfg.model} has {n} decoder layers")
     pairs = load_pairs(cfg.data.path, skip_bad=cfg.data.skip_bad, counts=counts)
     train, heldout = split_heldout(
         pairs, fraction=cfg.data.heldout_fraction, size=cfg.data.heldout_size, seed=cfg.seed

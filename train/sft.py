@@ -129,6 +129,7 @@ def train(session: Session) -> TrainResult:
         callbacks=session.callbacks("sft"),
         peft_config=session.peft_config(),
     )
+    session.freeze(trainer.model)
     log.info("SFT on %d judge traces (%s)", len(dataset), session.cfg.traces.source)
     output = trainer.train(resume_from_checkpoint=session.resume_from)
     return TrainResult(trainer, dict(output.metrics))

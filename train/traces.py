@@ -89,6 +89,7 @@ def pointwise_trace(example: JudgeExample, pair: Pair, decision: str, own: str |
 
 TEMPLATES: dict[str, Callable[[JudgeExample, Pair, str, str | None], str]] = {
     "pairwise_verdict": pairwise_verdict_trace,
+    "pairwise_verdict_short": pairwise_verdict_trace,
     "pairwise_scores": pairwise_scores_trace,
     "pairwise_scores_verdict": pairwise_scores_verdict_trace,
     "pointwise": pointwise_trace,

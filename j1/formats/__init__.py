@@ -3,6 +3,7 @@
 | name                      | judge sees            | judge ends with                                  |
 |---------------------------|-----------------------|--------------------------------------------------|
 | `pairwise_verdict`        | prompt, A, B          | `<answer>[[A]]</answer>` or `[[B]]`              |
+| `pairwise_verdict_short`  | prompt, A, B          | as `pairwise_verdict`                            |
 | `pairwise_scores`         | prompt, A, B          | `<score_A>x</score_A> <score_B>y</score_B>`      |
 | `pairwise_scores_verdict` | prompt, A, B          | both scores, then the `<answer>` verdict         |
 | `pointwise`               | prompt, one response  | `<score>x</score>` (0-10)                        |
@@ -10,6 +11,9 @@
 Every format thinks first in `<think>...</think>` (J1: criteria, optional own reference answer, comparison,
 decision). User text reaches the template only as variables, with the template's own delimiter lines
 neutralised inside it, so a response cannot close its quote and speak as the prompt.
+`pairwise_verdict_short` asks for the same thinking steps in 172 template tokens instead of 283, for small
+models on a short context: at a 384-token prompt budget the J1 instruction leaves about 33 tokens to each
+response.
 """
 
 from __future__ import annotations
@@ -81,6 +85,9 @@ FORMATS: dict[str, JudgeFormat] = {
     f.name: f
     for f in (
         JudgeFormat("pairwise_verdict", "pairwise_verdict_v1", "pairwise", parse_pairwise_verdict),
+        JudgeFormat(
+            "pairwise_verdict_short", "pairwise_verdict_short_v1", "pairwise", parse_pairwise_verdict
+        ),
         JudgeFormat("pairwise_scores", "pairwise_scores_v1", "pairwise", parse_pairwise_scores),
         JudgeFormat(
             "pairwise_scores_verdict", "pairwise_scores_verdict_v1", "pairwise", parse_pairwise_scores_verdict
