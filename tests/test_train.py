@@ -335,6 +335,36 @@ def test_own_answer_traces_name_an_answer_independent_of_the_random_decision() -
     assert not any("My own answer" in t for t in chat_traces)
 
 
+def test_own_answer_first_traces_decide_for_the_response_that_agrees() -> None:
+    """`own_answer_first`: the trace opens with its own answer, restates both, names the agreeing response
+    and decides for it. Under `random` that answer is a seeded coin: right and wrong own answers, A and B
+    verdicts all occur, so the traces carry no label; under `correct` it is the chosen response's."""
+    import re
+
+    from j1.train.traces import template_traces
+
+    pairs = make_pairs(40)
+    examples = build_examples(assign_formats(pairs, {"pairwise_verdict_short": 1}))
+    by_id = {p.id: p for p in pairs}
+    shape = re.compile(
+        r"^<think>My own answer: (\S+)\. Response A says: (\S+)\. Response B says: (\S+)\. "
+        r"Response ([AB]) agrees with my answer\. Response ([AB]) answers the question better\.</think>\n"
+        r"<answer>\[\[([AB])\]\]</answer>$"
+    )
+    combos = set()
+    for policy in ("correct", "random"):
+        for e, t in zip(
+            examples, template_traces(examples, by_id, policy, seed=5, own_answer_first=True), strict=True
+        ):
+            mine, said_a, said_b, agrees, better, verdict = shape.match(t).groups()
+            assert mine == (said_a if agrees == "A" else said_b) and agrees == better == verdict
+            if policy == "correct":
+                assert verdict == e.label
+            else:
+                combos.add((verdict == e.label, verdict))
+    assert combos == {(True, "A"), (True, "B"), (False, "A"), (False, "B")}
+
+
 def test_middle_truncation_keeps_the_final_answer(tiny_model_dir: Path) -> None:
     from transformers import AutoTokenizer
 

@@ -98,6 +98,9 @@ class TraceConfig:
     max_examples: int | None = None  # at most this many training examples (seeded choice of pairs)
     label_policy: str = "correct"  # template: the verdict written is the label, or `random` (format only)
     own_answer: bool = False  # template, pairwise math: name one response's answer as the judge's own
+    # template, pairwise math: open with the own answer and decide for the response that agrees with it
+    # (under label_policy random the own answer is the coin, so the decision still carries no label)
+    own_answer_first: bool = False
 
 
 @dataclass

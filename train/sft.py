@@ -76,7 +76,14 @@ def sft_rows(session: Session) -> list[dict[str, Any]]:
         kept = list(
             zip(
                 examples,
-                template_traces(examples, session.pairs_by_id, tc.label_policy, cfg.seed, tc.own_answer),
+                template_traces(
+                    examples,
+                    session.pairs_by_id,
+                    tc.label_policy,
+                    cfg.seed,
+                    tc.own_answer,
+                    tc.own_answer_first,
+                ),
                 strict=True,
             )
         )

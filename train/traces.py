@@ -44,19 +44,25 @@ def _shown(example: JudgeExample, pair: Pair) -> tuple[str, str]:
     return (pair.chosen, pair.rejected) if example.order == "ab" else (pair.rejected, pair.chosen)
 
 
-def _restate(example: JudgeExample, pair: Pair, own: str | None = None) -> str:
-    """What each response says; with `own` ("A"/"B"), then the answer the judge takes as its own (J1's
-    "reference answer of your own"), named by its text, not its position."""
+def _restate(example: JudgeExample, pair: Pair, own: str | None = None, first: bool = False) -> str:
+    """What each response says; with `own` ("A"/"B"), also the answer the judge takes as its own (J1's
+    "reference answer of your own"), named by its text, not its position: after the restatements, or
+    with `first` before them, followed by which response agrees with it."""
     a, b = _shown(example, pair)
     said = f"Response A says: {gist(a, pair.source)}. Response B says: {gist(b, pair.source)}."
     if own is None:
         return said
-    return f"{said} My own answer: {gist(a if own == 'A' else b, pair.source)}."
+    mine = f"My own answer: {gist(a if own == 'A' else b, pair.source)}."
+    if first:
+        return f"{mine} {said} Response {own} agrees with my answer."
+    return f"{said} {mine}"
 
 
-def pairwise_verdict_trace(example: JudgeExample, pair: Pair, decision: str, own: str | None = None) -> str:
+def pairwise_verdict_trace(
+    example: JudgeExample, pair: Pair, decision: str, own: str | None = None, first: bool = False
+) -> str:
     return (
-        f"<think>{_restate(example, pair, own)} Response {decision} answers the question better.</think>\n"
+        f"<think>{_restate(example, pair, own, first)} Response {decision} answers the question better.</think>\n"
         f"<answer>[[{decision}]]</answer>"
     )
 
@@ -66,28 +72,30 @@ def _scores(decision: str) -> str:
     return f"<score_A>{sa}</score_A> <score_B>{sb}</score_B>"
 
 
-def pairwise_scores_trace(example: JudgeExample, pair: Pair, decision: str, own: str | None = None) -> str:
-    return (
-        f"<think>{_restate(example, pair, own)} Response {decision} is better.</think>\n{_scores(decision)}"
-    )
+def pairwise_scores_trace(
+    example: JudgeExample, pair: Pair, decision: str, own: str | None = None, first: bool = False
+) -> str:
+    return f"<think>{_restate(example, pair, own, first)} Response {decision} is better.</think>\n{_scores(decision)}"
 
 
 def pairwise_scores_verdict_trace(
-    example: JudgeExample, pair: Pair, decision: str, own: str | None = None
+    example: JudgeExample, pair: Pair, decision: str, own: str | None = None, first: bool = False
 ) -> str:
     return (
-        f"<think>{_restate(example, pair, own)} Response {decision} is better.</think>\n{_scores(decision)}\n"
+        f"<think>{_restate(example, pair, own, first)} Response {decision} is better.</think>\n{_scores(decision)}\n"
         f"<answer>[[{decision}]]</answer>"
     )
 
 
-def pointwise_trace(example: JudgeExample, pair: Pair, decision: str, own: str | None = None) -> str:
+def pointwise_trace(
+    example: JudgeExample, pair: Pair, decision: str, own: str | None = None, first: bool = False
+) -> str:
     text = pair.chosen if example.role == "chosen" else pair.rejected
     score = WIN if decision == "good" else LOSE
     return f"<think>The response says: {gist(text, pair.source)}.</think>\n<score>{score}</score>"
 
 
-TEMPLATES: dict[str, Callable[[JudgeExample, Pair, str, str | None], str]] = {
+TEMPLATES: dict[str, Callable[[JudgeExample, Pair, str, str | None, bool], str]] = {
     "pairwise_verdict": pairwise_verdict_trace,
     "pairwise_verdict_short": pairwise_verdict_trace,
     "pairwise_scores": pairwise_scores_trace,
@@ -103,10 +111,14 @@ def template_traces(
     policy: str = "correct",
     seed: int = 0,
     own_answer: bool = False,
+    own_answer_first: bool = False,
 ) -> list[str]:
     """One trace per example. `own_answer` (pairwise math examples): after restating both answers the
     trace names one as the judge's own: the label's under `correct`; under `random` a second seeded coin,
-    independent of the decision, so the traces still say nothing about which response is right."""
+    independent of the decision, so the traces still say nothing about which response is right.
+    `own_answer_first`: the trace opens with its own answer, restates both, names the response that agrees
+    and decides for it (J1's reasoning from a reference answer); under `random` the own answer, and so the
+    decision, is the seeded coin: the traces teach the reasoning steps and still no label."""
     if policy not in LABEL_POLICIES:
         raise J1Error(f"unknown traces.label_policy {policy!r}; valid: {', '.join(LABEL_POLICIES)}")
     out = []
@@ -123,9 +135,11 @@ def template_traces(
             decision = e.label if policy == "correct" else rng.choice(["A", "B"])
         pair = pairs[e.pair_id]
         own = None
-        if own_answer and not e.role and pair.source == "math":
+        if (own_answer or own_answer_first) and not e.role and pair.source == "math":
             own = e.label if policy == "correct" else rng.choice(["A", "B"])
-        out.append(TEMPLATES[e.format](e, pair, decision, own))
+            if own_answer_first:
+                decision = own
+        out.append(TEMPLATES[e.format](e, pair, decision, own, own_answer_first))
     return out
 
 
