@@ -365,6 +365,31 @@ def test_own_answer_first_traces_decide_for_the_response_that_agrees() -> None:
     assert combos == {(True, "A"), (True, "B"), (False, "A"), (False, "B")}
 
 
+@pytest.mark.parametrize("fmt", ["pairwise_verdict_short", "pointwise"])
+def test_random_pair_traces_side_with_one_response_in_both_orders(fmt: str) -> None:
+    """`label_policy: random_pair`: one coin per pair, on content. Both orders (pointwise: both roles) side
+    with the same response, and over many pairs that response is the chosen one about half the time, so
+    the traces teach position invariance and no label."""
+    from j1.train.traces import template_traces
+
+    pairs = make_pairs(40)
+    examples = build_examples(assign_formats(pairs, {fmt: 1}))
+    by_id = {p.id: p for p in pairs}
+    traces = template_traces(examples, by_id, "random_pair", seed=2, own_answer_first=True)
+    sides: dict[str, set[str]] = {}
+    for e, t in zip(examples, traces, strict=True):
+        if fmt == "pointwise":
+            good = t.endswith("<score>8</score>")  # traces.WIN
+            side = e.role if good else ("rejected" if e.role == "chosen" else "chosen")
+        else:
+            verdict = t[-len("B]]</answer>") : -len("]]</answer>")]
+            side = "chosen" if verdict == e.label else "rejected"
+        sides.setdefault(e.pair_id, set()).add(side)
+    assert all(len(s) == 1 for s in sides.values())
+    assert 12 <= sum(s == {"chosen"} for s in sides.values()) <= 28
+    assert template_traces(examples, by_id, "random_pair", seed=2, own_answer_first=True) == traces
+
+
 def test_middle_truncation_keeps_the_final_answer(tiny_model_dir: Path) -> None:
     from transformers import AutoTokenizer
 

@@ -96,7 +96,9 @@ class TraceConfig:
     temperature: float = 1.0
     max_tokens: int = 512
     max_examples: int | None = None  # at most this many training examples (seeded choice of pairs)
-    label_policy: str = "correct"  # template: the verdict written is the label, or `random` (format only)
+    # template: the verdict written is the label (`correct`), a coin per example (`random`, format only) or a
+    # coin per pair, the same response in both orders (`random_pair`, format + position invariance, no label)
+    label_policy: str = "correct"
     own_answer: bool = False  # template, pairwise math: name one response's answer as the judge's own
     # template, pairwise math: open with the own answer and decide for the response that agrees with it
     # (under label_policy random the own answer is the coin, so the decision still carries no label)

@@ -3,7 +3,8 @@
 - `template` (format teaching, ENVIRONMENT.md's second pilot): the trace restates what each response says
   (its final answer for math, its first sentence otherwise), then decides, in the format's own answer
   block. `label_policy: correct` writes the label's verdict; `random` a seeded random one (teaches the
-  format and nothing about which response is right).
+  format and nothing about which response is right); `random_pair` one seeded coin per pair, so both
+  orders side with the same response (position invariance, still no label).
 - `judge`: `samples` traces per judge prompt from any j1 backend (a stronger judge, or the model itself =
   rejection sampling), each marked right or wrong by the same rewards GRPO uses (`verdict` for pairwise,
   `pointwise_pair` for pointwise, sample k of the chosen example paired with sample k of the rejected).
@@ -102,7 +103,8 @@ TEMPLATES: dict[str, Callable[[JudgeExample, Pair, str, str | None, bool], str]]
     "pairwise_scores_verdict": pairwise_scores_verdict_trace,
     "pointwise": pointwise_trace,
 }
-LABEL_POLICIES = ("correct", "random")
+LABEL_POLICIES = ("correct", "random", "random_pair")
+OTHER = {"A": "B", "B": "A", "good": "bad", "bad": "good"}
 
 
 def template_traces(
@@ -118,7 +120,10 @@ def template_traces(
     independent of the decision, so the traces still say nothing about which response is right.
     `own_answer_first`: the trace opens with its own answer, restates both, names the response that agrees
     and decides for it (J1's reasoning from a reference answer); under `random` the own answer, and so the
-    decision, is the seeded coin: the traces teach the reasoning steps and still no label."""
+    decision, is the seeded coin: the traces teach the reasoning steps and still no label.
+    `random_pair`: the coins are drawn per pair, on content (chosen or rejected), so both orders of a pair
+    side with the same response: half the pairs consistently right, half consistently wrong. The traces
+    teach position invariance and still nothing about which response is right."""
     if policy not in LABEL_POLICIES:
         raise J1Error(f"unknown traces.label_policy {policy!r}; valid: {', '.join(LABEL_POLICIES)}")
     out = []
@@ -128,17 +133,20 @@ def template_traces(
                 f"no template trace for format {e.format!r}; formats with one: {', '.join(TEMPLATES)}"
             )
         rng = random.Random(f"{seed}:{e.group}:{e.order}{e.role}")
-        if e.role:
-            right = "good" if e.role == "chosen" else "bad"
-            decision = right if policy == "correct" else rng.choice(["good", "bad"])
+        right = ("good" if e.role == "chosen" else "bad") if e.role else e.label
+        if policy == "random_pair":
+            # one coin per pair, on content: both orders (both roles) side with the same response
+            coins = random.Random(f"{seed}:{e.group}")
+            decision = right if coins.random() < 0.5 else OTHER[right]
+            own_side = right if coins.random() < 0.5 else OTHER[right]
         else:
-            decision = e.label if policy == "correct" else rng.choice(["A", "B"])
+            decision = right if policy == "correct" else rng.choice(["good", "bad"] if e.role else ["A", "B"])
+            own_side = right if policy == "correct" else rng.choice(["A", "B"])
         pair = pairs[e.pair_id]
         own = None
         if (own_answer or own_answer_first) and not e.role and pair.source == "math":
-            own = e.label if policy == "correct" else rng.choice(["A", "B"])
-            if own_answer_first:
-                decision = own
+            own = decision if own_answer_first else own_side
+            decision = own if own_answer_first else decision
         out.append(TEMPLATES[e.format](e, pair, decision, own, own_answer_first))
     return out
 
