@@ -53,6 +53,7 @@ def test_learning_check_smoke(tiny_model_dir: Path, tmp_path: Path) -> None:
             "grpo.grpo.use_vllm=false",  # vLLM rollouts have their own (slow) tests: test_train_vllm.py
             "grpo.grpo.max_completion_length=8",
             "grpo.grpo.num_generations=2",
+            "grpo.trainable_layers=1",  # the tiny model has 2 layers
             "grpo.grpo.per_device_train_batch_size=4",
         ],
     )
