@@ -370,7 +370,7 @@ def test_random_pair_traces_side_with_one_response_in_both_orders(fmt: str) -> N
     """`label_policy: random_pair`: one coin per pair, on content. Both orders (pointwise: both roles) side
     with the same response, and over many pairs that response is the chosen one about half the time, so
     the traces teach position invariance and no label."""
-    from j1.train.traces import template_traces
+    from j1.train.traces import WIN, template_traces
 
     pairs = make_pairs(40)
     examples = build_examples(assign_formats(pairs, {fmt: 1}))
@@ -379,7 +379,7 @@ def test_random_pair_traces_side_with_one_response_in_both_orders(fmt: str) -> N
     sides: dict[str, set[str]] = {}
     for e, t in zip(examples, traces, strict=True):
         if fmt == "pointwise":
-            good = t.endswith("<score>8</score>")  # traces.WIN
+            good = t.endswith(f"<score>{WIN}</score>")
             side = e.role if good else ("rejected" if e.role == "chosen" else "chosen")
         else:
             verdict = t[-len("B]]</answer>") : -len("]]</answer>")]

@@ -110,11 +110,7 @@ def freeze_lower_layers(model: Any, trainable: int) -> dict[str, int]:
     """Train only the top `trainable` decoder layers and the norms above them (the final norm); freeze the
     embeddings (and a head tied to them) and every lower layer. The backward pass then stops at the lowest
     trainable layer, so a step costs less; the optimizer holds only the trainable parameters."""
-    prefix, n = decoder_layers(model)
-    if not 1 <= trainable <= n:
-        raise J1Error(
-            f"trainable_layers must be between 1 and {n} (the model's decoder layers), not {trainable}"
-        )
+    prefix, n = decoder_layers(model)  # 1 <= trainable <= n: checked by `check_trainable_layers`
     top = tuple(f"{prefix}.{i}." for i in range(n - trainable, n))
     counts = {"trainable": 0, "frozen": 0}
     for name, param in model.named_parameters():
@@ -185,13 +181,23 @@ def check_names(cfg: TrainConfig) -> None:
         get_format(name)
     for name in cfg.rewards:
         get_reward(name)
-    if cfg.trainable_layers is not None:
-        if cfg.lora:
-            raise J1Error("trainable_layers and lora both choose what trains; set one of them")
-        if cfg.trainable_layers < 1:
-            raise J1Error(
-                f"trainable_layers must be >= 1 (or unset for all layers), not {cfg.trainable_layers}"
-            )
+
+
+def check_trainable_layers(cfg: TrainConfig, model_path: str) -> None:
+    """`trainable_layers`: at least 1, at most the model's layers (read from its config, no weights), and
+    not together with `lora`."""
+    k = cfg.trainable_layers
+    if k is None:
+        return
+    if cfg.lora:
+        raise J1Error("trainable_layers and lora both choose what trains; set one of them")
+    if k < 1:
+        raise J1Error(f"trainable_layers must be >= 1 (or unset for all layers), not {k}")
+    from transformers import AutoConfig
+
+    n = getattr(AutoConfig.from_pretrained(model_path), "num_hidden_layers", None)
+    if n is not None and k > n:
+        raise J1Error(f"trainable_layers={k}, but {cfg.model} has {n} decoder layers")
 
 
 def prepare(cfg: TrainConfig, counts: dict[str, Any], *, write: bool = True) -> Session:
@@ -200,12 +206,7 @@ def prepare(cfg: TrainConfig, counts: dict[str, Any], *, write: bool = True) -> 
     resume_from = resume_checkpoint(out / "checkpoints", cfg.resume)
     model_path = resolve_model(cfg.model)
     tokenizer = load_judge_tokenizer(model_path)
-    if cfg.trainable_layers is not None:
-        from transformers import AutoConfig
-
-        n = getattr(AutoConfig.from_pretrained(model_path), "num_hidden_layers", None)
-        if n is not None and cfg.trainable_layers > n:
-            raise J1Error(f"trainable_layers={cfg.trainable_layers}, but {cfg.model} has {n} decoder layers")
+    check_trainable_layers(cfg, model_path)
     pairs = load_pairs(cfg.data.path, skip_bad=cfg.data.skip_bad, counts=counts)
     train, heldout = split_heldout(
         pairs, fraction=cfg.data.heldout_fraction, size=cfg.data.heldout_size, seed=cfg.seed

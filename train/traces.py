@@ -59,11 +59,9 @@ def _restate(example: JudgeExample, pair: Pair, own: str | None = None, first: b
     return f"{said} {mine}"
 
 
-def pairwise_verdict_trace(
-    example: JudgeExample, pair: Pair, decision: str, own: str | None = None, first: bool = False
-) -> str:
+def pairwise_verdict_trace(example: JudgeExample, pair: Pair, decision: str, restated: str) -> str:
     return (
-        f"<think>{_restate(example, pair, own, first)} Response {decision} answers the question better.</think>\n"
+        f"<think>{restated} Response {decision} answers the question better.</think>\n"
         f"<answer>[[{decision}]]</answer>"
     )
 
@@ -73,30 +71,25 @@ def _scores(decision: str) -> str:
     return f"<score_A>{sa}</score_A> <score_B>{sb}</score_B>"
 
 
-def pairwise_scores_trace(
-    example: JudgeExample, pair: Pair, decision: str, own: str | None = None, first: bool = False
-) -> str:
-    return f"<think>{_restate(example, pair, own, first)} Response {decision} is better.</think>\n{_scores(decision)}"
+def pairwise_scores_trace(example: JudgeExample, pair: Pair, decision: str, restated: str) -> str:
+    return f"<think>{restated} Response {decision} is better.</think>\n{_scores(decision)}"
 
 
-def pairwise_scores_verdict_trace(
-    example: JudgeExample, pair: Pair, decision: str, own: str | None = None, first: bool = False
-) -> str:
+def pairwise_scores_verdict_trace(example: JudgeExample, pair: Pair, decision: str, restated: str) -> str:
     return (
-        f"<think>{_restate(example, pair, own, first)} Response {decision} is better.</think>\n{_scores(decision)}\n"
+        f"<think>{restated} Response {decision} is better.</think>\n{_scores(decision)}\n"
         f"<answer>[[{decision}]]</answer>"
     )
 
 
-def pointwise_trace(
-    example: JudgeExample, pair: Pair, decision: str, own: str | None = None, first: bool = False
-) -> str:
+def pointwise_trace(example: JudgeExample, pair: Pair, decision: str, restated: str) -> str:
     text = pair.chosen if example.role == "chosen" else pair.rejected
     score = WIN if decision == "good" else LOSE
     return f"<think>The response says: {gist(text, pair.source)}.</think>\n<score>{score}</score>"
 
 
-TEMPLATES: dict[str, Callable[[JudgeExample, Pair, str, str | None, bool], str]] = {
+# (example, pair, decision, restated): `restated` is `_restate`'s text for pairwise examples, "" for pointwise
+TEMPLATES: dict[str, Callable[[JudgeExample, Pair, str, str], str]] = {
     "pairwise_verdict": pairwise_verdict_trace,
     "pairwise_verdict_short": pairwise_verdict_trace,
     "pairwise_scores": pairwise_scores_trace,
@@ -146,8 +139,8 @@ def template_traces(
         own = None
         if (own_answer or own_answer_first) and not e.role and pair.source == "math":
             own = decision if own_answer_first else own_side
-            decision = own if own_answer_first else decision
-        out.append(TEMPLATES[e.format](e, pair, decision, own, own_answer_first))
+        restated = "" if e.role else _restate(e, pair, own, own_answer_first)
+        out.append(TEMPLATES[e.format](e, pair, decision, restated))
     return out
 
 
