@@ -73,6 +73,17 @@ def test_heldout_split_is_by_id_seeded_and_order_independent() -> None:
         split_heldout(pairs, size=40)
 
 
+def test_heldout_split_keeps_all_pairs_of_a_prompt_on_one_side() -> None:
+    pairs = [
+        Pair("math", f"What is {i} + 1?", f"{i} + 1 = {i + 1}.", f"{i} + 1 = {i + k}.")
+        for i in range(20)
+        for k in (2, 3, 4)
+    ]
+    train, held = split_heldout(pairs, size=10, seed=0)
+    assert len(held) == 9 and len(train) == 51  # whole prompts of 3 pairs: 3 fit in 10
+    assert not {p.prompt for p in train} & {p.prompt for p in held}
+
+
 def test_multitask_mixture_assigns_each_pair_one_format_by_weight() -> None:
     pairs = make_pairs(10)
     assigned = assign_formats(pairs, {"pairwise_verdict": 3, "pointwise": 1}, seed=0)

@@ -65,7 +65,7 @@ OWNED_KEYS = {"output_dir": "out", "reward_weights": "rewards"}
 @dataclass
 class DataConfig:
     path: str = "runs/synth/pairs.jsonl"  # pairs of the Pair contract (the output of `j1 synth`)
-    heldout_fraction: float = 0.1  # of all pairs, split off by pair id before anything else
+    heldout_fraction: float = 0.1  # of all pairs, split off by prompt before anything else
     heldout_size: int | None = None  # overrides heldout_fraction
     limit: int | None = None  # at most this many training pairs (a seeded choice, after the split)
     max_prompt_tokens: int = 2048  # judge prompt incl. chat template (J1: 4096 in + out)
@@ -159,7 +159,25 @@ def trainer_section(cfg: TrainConfig, name: str, defaults: dict[str, Any]) -> di
             raise J1Error(f"{name}.{key} is set by j1 from `{owner}`; remove it from the {name} section")
     merged = {**defaults, **section}
     merged.setdefault("seed", cfg.seed)
+    resolve_bf16(merged)
     return merged
+
+
+def resolve_bf16(section: dict[str, Any]) -> None:
+    """`bf16: auto` (or unset): TRL's trainers default to bf16, which on a CPU without bf16 instructions is
+    an emulation ~20x slower than float32 (j1/hardware.py). On CPU runs j1 sets bf16 iff the CPU has them;
+    on GPUs (and with `fp16`) TRL's own default stands. An explicit true/false is kept."""
+    if section.get("bf16", "auto") != "auto":
+        return
+    section.pop("bf16", None)
+    if section.get("fp16"):
+        return
+    import torch
+
+    from j1.hardware import cpu_native_bf16
+
+    if section.get("use_cpu") or not torch.cuda.is_available():
+        section["bf16"] = cpu_native_bf16()
 
 
 def trainer_args(

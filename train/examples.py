@@ -12,8 +12,8 @@ group together and the batch-level rewards pair the rollouts inside it.
 
 Everything here runs before any model is loaded, so bad input fails (or is counted) before compute:
 pairs with empty fields or identical responses, duplicate ids, and prompts over the token budget, which
-are dropped or have their responses truncated by rule. The held-out split is by pair id, seeded and
-independent of file order: a pair is held out iff its hash (seed, id) ranks among the lowest.
+are dropped or have their responses truncated by rule. The held-out split is by prompt, seeded and
+independent of file order: prompts are held out in order of their seeded hash (seed, source, prompt).
 """
 
 from __future__ import annotations
@@ -135,15 +135,26 @@ def _rank(seed: int, salt: str, pair_id: str) -> str:
 def split_heldout(
     pairs: Sequence[Pair], *, fraction: float = 0.1, size: int | None = None, seed: int = 0
 ) -> tuple[list[Pair], list[Pair]]:
-    """(train, held-out) by pair id: the `size` (or `fraction` of all) pairs of lowest seeded hash are
-    held out. The same ids and seed always give the same split, whatever the file order."""
+    """(train, held-out), split by prompt: all pairs of one prompt fall on the same side, so no held-out
+    question is seen in training (math synth makes several pairs per problem). Prompts are taken in
+    seeded-hash order, skipping one whose pairs would overshoot, until `size` (or `fraction` of all)
+    pairs are held out. The same pairs and seed always give the same split, whatever the file order."""
     n = size if size is not None else round(fraction * len(pairs))
     if n < 0 or not 0 <= fraction < 1:
         raise J1Error(f"held-out split: size {size} / fraction {fraction} out of range")
     if n >= len(pairs):
         raise J1Error(f"held-out split of {n} pairs leaves nothing to train on ({len(pairs)} pairs)")
-    ranked = sorted(pairs, key=lambda p: _rank(seed, "heldout", p.id))
-    held = {p.id for p in ranked[:n]}
+    groups: dict[str, list[str]] = {}
+    for p in pairs:
+        groups.setdefault(f"{p.source}:{p.prompt}", []).append(p.id)
+    held: set[str] = set()
+    for key in sorted(groups, key=lambda k: _rank(seed, "heldout", k)):
+        if len(held) + len(groups[key]) <= n:
+            held.update(groups[key])
+        if len(held) == n:
+            break
+    if len(held) == len(pairs):
+        raise J1Error(f"held-out split of {n} pairs leaves nothing to train on (all prompts held out)")
     return [p for p in pairs if p.id not in held], [p for p in pairs if p.id in held]
 
 

@@ -1,7 +1,7 @@
 """The learning check: proof that j1's GRPO loop makes a small judge better, on a 2-core CPU in < 30 min.
 
 Reads top to bottom: pairs from `j1 synth` on the embedded default (resumable, in `out/synth`) -> the
-held-out pairs split off by pair id before anything is trained (the same split every stage makes) ->
+held-out pairs split off by prompt before anything is trained (the same split every stage makes) ->
 judge them with the base model -> SFT warm start that teaches the output format (templated traces,
 at most `max_warm_examples` <= 200 examples, one epoch) -> judge -> GRPO with the J1 rewards (both orders
 in every batch, verdict + position-consistency rewards) until the time budget -> judge -> write

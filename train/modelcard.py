@@ -75,7 +75,7 @@ def write_card(
         "",
         f"- base model: `{base_model}` ({meta['base_model_fingerprint']})",
         f"- data: `{cfg.data.path}` ({data_fp}); {counts.get('train_pairs')} training pairs, "
-        f"{counts.get('heldout_pairs')} held-out pairs (split by pair id, seed {cfg.seed})",
+        f"{counts.get('heldout_pairs')} held-out pairs (split by prompt, seed {cfg.seed})",
         f"- judge format(s): {', '.join(cfg.mixture_of_formats())}; rewards: {cfg.rewards}",
         "",
     ]

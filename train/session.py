@@ -1,7 +1,7 @@
 """Everything a training algorithm needs, prepared and validated before any compute.
 
 `prepare` resolves the model, loads its tokenizer (no weights), reads and validates the pairs, splits
-off the held-out pairs (by pair id, seeded, written to `heldout.jsonl`), assigns formats (multitask),
+off the held-out pairs (by prompt, seeded, written to `heldout.jsonl`), assigns formats (multitask),
 renders both examples of every pair within the token budget, and checks the resume state. Any problem
 raises a `J1Error` here, before a model is loaded or a token generated.
 """
