@@ -107,11 +107,15 @@ class PairGRPOTrainer(GRPOTrainer):
     same generation batch; everything else is TRL's."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        from j1.train.vllm_sync import kv_cache_env, use_reload_sync
+        from j1.hardware import cpu_dtype
+        from j1.train.vllm_sync import engine_dtype, kv_cache_env, use_reload_sync
 
         targs = kwargs["args"]
         cpu_colocate = targs.use_vllm and targs.vllm_mode == "colocate" and not torch.cuda.is_available()
-        with kv_cache_env(targs.vllm_gpu_memory_utilization) if cpu_colocate else contextlib.nullcontext():
+        with contextlib.ExitStack() as stack:
+            if cpu_colocate:
+                stack.enter_context(kv_cache_env(targs.vllm_gpu_memory_utilization))
+                stack.enter_context(engine_dtype(cpu_dtype()))
             super().__init__(*args, **kwargs)
         if cpu_colocate:
             use_reload_sync(self.vllm_generation)

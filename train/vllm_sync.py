@@ -40,6 +40,23 @@ def kv_cache_env(share: float) -> Iterator[None]:
             os.environ.pop(key, None)
 
 
+@contextlib.contextmanager
+def engine_dtype(dtype: str) -> Iterator[None]:
+    """Start TRL's colocated engine in `dtype`. TRL builds `vllm.LLM` without one, and vLLM's "auto"
+    downcasts float32 checkpoints to bfloat16 on every CPU, an emulation ~6x slower than float32 where
+    the CPU lacks bf16 instructions (j1/hardware.py: `cpu_dtype`)."""
+    import functools
+
+    from trl.generation import vllm_generation
+
+    llm = vllm_generation.LLM
+    vllm_generation.LLM = functools.partial(llm, dtype=dtype)
+    try:
+        yield
+    finally:
+        vllm_generation.LLM = llm
+
+
 def retie(model: Any) -> None:
     """Tie the LM head to the input embeddings again. A tied checkpoint has no `lm_head.weight`, so the
     reload puts the head's old tensor (and, on CPU, its old packed GEMM copy) back ("ParallelLMHead: Failed
