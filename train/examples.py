@@ -153,8 +153,6 @@ def split_heldout(
             held.update(groups[key])
         if len(held) == n:
             break
-    if len(held) == len(pairs):
-        raise J1Error(f"held-out split of {n} pairs leaves nothing to train on (all prompts held out)")
     return [p for p in pairs if p.id not in held], [p for p in pairs if p.id in held]
 
 

@@ -42,9 +42,8 @@ def kv_cache_env(share: float) -> Iterator[None]:
 
 @contextlib.contextmanager
 def engine_dtype(dtype: str) -> Iterator[None]:
-    """Start TRL's colocated engine in `dtype`. TRL builds `vllm.LLM` without one, and vLLM's "auto"
-    downcasts float32 checkpoints to bfloat16 on every CPU, an emulation ~6x slower than float32 where
-    the CPU lacks bf16 instructions (j1/hardware.py: `cpu_dtype`)."""
+    """Start TRL's colocated engine in `dtype` (on CPU `j1.hardware.cpu_dtype()`, as j1's own engines):
+    TRL builds `vllm.LLM` without a dtype, and vLLM's "auto" would be bfloat16 even where it is emulated."""
     import functools
 
     from trl.generation import vllm_generation

