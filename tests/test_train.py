@@ -376,6 +376,37 @@ def test_own_answer_first_traces_decide_for_the_response_that_agrees() -> None:
     assert combos == {(True, "A"), (True, "B"), (False, "A"), (False, "B")}
 
 
+def test_own_answers_of_the_model_decide_for_the_agreeing_response_in_both_orders() -> None:
+    """`own_answers` (the judge's own solutions): the trace opens with that answer and decides for the
+    response that agrees with it, in both orders, whatever the label; where neither agrees it says so and
+    the random_pair coin decides, the same in both orders."""
+    from j1.train.traces import template_traces
+
+    pairs = make_pairs(30)
+    examples = build_examples(assign_formats(pairs, {"pairwise_verdict_short": 1}))
+    by_id = {p.id: p for p in pairs}
+    # questions 0-9: the judge's answer is the chosen one's; 10-19 the rejected one's; 20-29 neither
+    own = {p.prompt: str(i + 1 if i < 10 else i + 2 if i < 20 else 999) for i, p in enumerate(pairs)}
+    traces = template_traces(examples, by_id, "random_pair", seed=4, own_answer_first=True, own_answers=own)
+    sides: dict[int, set[str]] = {}
+    for e, t in zip(examples, traces, strict=True):
+        i = int(by_id[e.pair_id].prompt.split()[2])
+        assert t.startswith(f"<think>My own answer: {own[by_id[e.pair_id].prompt]}. Response A says:")
+        verdict = t[-len("B]]</answer>") : -len("]]</answer>")]
+        side = "chosen" if verdict == e.label else "rejected"
+        sides.setdefault(i, set()).add(side)
+        if i < 20:
+            agrees = e.label if i < 10 else {"A": "B", "B": "A"}[e.label]
+            assert f"Response {agrees} agrees with my answer." in t and verdict == agrees
+        else:
+            assert "Neither response agrees with my answer." in t
+    assert all(len(s) == 1 for s in sides.values())  # one side per pair, in both orders
+    assert all(sides[i] == {"chosen"} for i in range(10)) and all(
+        sides[i] == {"rejected"} for i in range(10, 20)
+    )
+    assert {next(iter(sides[i])) for i in range(20, 30)} == {"chosen", "rejected"}  # the coin
+
+
 @pytest.mark.parametrize("fmt", ["pairwise_verdict_short", "pointwise"])
 def test_random_pair_traces_side_with_one_response_in_both_orders(fmt: str) -> None:
     """`label_policy: random_pair`: one coin per pair, on content. Both orders (pointwise: both roles) side
@@ -411,3 +442,30 @@ def test_middle_truncation_keeps_the_final_answer(tiny_model_dir: Path) -> None:
     assert right.startswith("Let me think") and "boxed" not in right and right.endswith("[...]")
     with pytest.raises(J1Error, match="truncation side"):
         TokenBudget(tok, "left")  # type: ignore[arg-type]
+
+
+def test_pair_advantages_centre_over_both_orders_of_a_pair() -> None:
+    """`pair_advantages`: weighted rewards centred over a pair's 2 x G rollouts (both orders), scaled by the
+    pair's std (`group`), the batch's (`batch`) or not (`none`); rows no function scored get 0."""
+    import torch
+
+    from j1.train.sampler import pair_advantages
+
+    nan = float("nan")
+    # G = 2; pair 1: a judge stuck on A (verdict 1 on ab, 0 on ba); pair 2: all rollouts alike
+    rpf = torch.tensor(
+        [[1, 0], [1, 0], [0, 0], [0, 0], [1, 1], [1, 1], [1, 1], [nan, nan]], dtype=torch.float
+    )
+    w = torch.tensor([1.0, 1.0])
+    group = pair_advantages(rpf, w, 2, "group")
+    std = torch.tensor([1.0, 1, 0, 0]).std()
+    expected = [0.5 / (std + 1e-4)] * 2 + [-0.5 / (std + 1e-4)] * 2 + [0, 0, 0, 0]
+    assert torch.allclose(group, torch.tensor(expected))
+    assert torch.allclose(
+        pair_advantages(rpf, w, 2, "none"), torch.tensor([0.5, 0.5, -0.5, -0.5, 0, 0, 0, 0])
+    )
+    batch = pair_advantages(rpf, w, 2, "batch")
+    assert torch.allclose(batch[:4] / batch[0], torch.tensor([1.0, 1, -1, -1])) and not batch[4:].any()
+    assert torch.allclose(
+        pair_advantages(rpf, torch.tensor([1.0, 0.0]), 2, "none")[:4], torch.tensor([0.5, 0.5, -0.5, -0.5])
+    )

@@ -61,11 +61,14 @@ def metrics(out: Path) -> list[dict[str, Any]]:
     return [json.loads(ln) for ln in (out / "metrics.jsonl").read_text().splitlines()]
 
 
+@pytest.mark.parametrize("advantage_group", ["order", "pair"])
 def test_grpo_batches_hold_both_orders_of_every_pair(
-    tiny_model_dir: Path, pairs_file: Path, tmp_path: Path
+    tiny_model_dir: Path, pairs_file: Path, tmp_path: Path, advantage_group: str
 ) -> None:
     """A real TRL GRPO run (2 optimizer steps, 2 pairs per generation batch): every reward call sees, for
-    each pair in it, G rollouts of `ab` followed by G rollouts of `ba`."""
+    each pair in it, G rollouts of `ab` followed by G rollouts of `ba`. The reward is that of a judge stuck on
+    one position (1 on `ab`, 0 on `ba`): TRL's per-prompt groups (`order`) give it advantage 0 everywhere,
+    the pair's group (`pair`) a positive advantage on `ab` and a negative one on `ba`."""
     from datasets import Dataset
     from transformers import AutoTokenizer
     from trl import GRPOConfig
@@ -79,7 +82,7 @@ def test_grpo_batches_hold_both_orders_of_every_pair(
 
     def recorder(prompts: list, completions: list, pair_id: list, order: list, **_: Any) -> list[float]:
         calls.append(list(zip(pair_id, order, strict=True)))
-        return [0.0] * len(prompts)
+        return [1.0 if o == "ab" else 0.0 for o in order]
 
     g = 2
     args = GRPOConfig(
@@ -94,7 +97,7 @@ def test_grpo_batches_hold_both_orders_of_every_pair(
         report_to="none",
         save_strategy="no",
         gradient_checkpointing=False,
-        reward_weights=[1.0, 1.0, 0.0],
+        reward_weights=[0.0, 0.0, 1.0],
     )
     tok = AutoTokenizer.from_pretrained(tiny_model_dir, padding_side="left")
     trainer = PairGRPOTrainer(
@@ -103,9 +106,26 @@ def test_grpo_batches_hold_both_orders_of_every_pair(
         args=args,
         train_dataset=Dataset.from_list(rows),
         processing_class=tok,
+        advantage_group=advantage_group,
     )
+    advantages: list[list[float]] = []
+    score = trainer._generate_and_score_completions
+
+    def spy(*a: Any, **k: Any) -> dict[str, Any]:
+        out = score(*a, **k)
+        advantages.append(out["advantages"].tolist())
+        return out
+
+    trainer._generate_and_score_completions = spy
     trainer.train()
-    assert len(calls) == 2
+    assert len(calls) == 2 and len(advantages) == 2
+    for call, adv in zip(calls, advantages, strict=True):
+        ab = [a for (_, o), a in zip(call, adv, strict=True) if o == "ab"]
+        ba = [a for (_, o), a in zip(call, adv, strict=True) if o == "ba"]
+        if advantage_group == "order":
+            assert all(a == 0 for a in adv)
+        else:
+            assert all(a > 0.8 for a in ab) and all(a < -0.8 for a in ba)  # 0.5 / std([1, 1, 0, 0])
     for call in calls:
         assert len(call) == 8
         by_pair: dict[str, list[str]] = defaultdict(list)
@@ -228,6 +248,11 @@ def test_trainable_layers_trains_only_the_top_layers(
         (["grpo.reward_weights=[1, 1]"], "grpo.reward_weights is set by j1"),
         (["data.path=/nonexistent/pairs.jsonl"], "pairs file not found"),
         (["traces.source=teacher", "algo=sft"], "unknown traces.source 'teacher'"),
+        (["algo=sft", "traces.own_answer_source=oracle"], "unknown traces.own_answer_source 'oracle'"),
+        (
+            ["algo=sft", "traces.own_answer_source=model"],
+            "own_answer_source: model needs traces.own_answer_first",
+        ),
         (["algo=dpo"], "dpo needs sampled traces"),
         (["algo=sft", "sft.num_train_epoch=1"], "sft section .SFTConfig.: .*num_train_epoch"),
         (["trainable_layers=0"], "trainable_layers must be >= 1"),
@@ -266,6 +291,22 @@ def test_sft_warm_start_with_template_traces(tiny_model_dir: Path, pairs_file: P
     steps = [r for r in metrics(out) if "loss" in r]
     assert len(steps) == 3 and steps[0]["stage"] == "sft"  # 6 examples, batch 2, one epoch
     assert (out / "judge" / "README.md").is_file()
+
+
+def test_sft_traces_open_with_the_models_own_answers(tiny_model_dir, pairs_file, tmp_path) -> None:
+    """`own_answer_source: model`: the model solves each math question itself (hf backend here, greedy) and
+    the traces open with its answer; how often that answer is right is counted, not used."""
+    out = tmp_path / "sft-own"
+    run(config(tiny_model_dir, pairs_file, out, "algo=sft", "sft.max_steps=1", "traces.max_examples=4",
+               "traces.max_tokens=8", "traces.own_answer_first=true", "traces.own_answer_source=model",
+               "traces.label_policy=random_pair"))  # fmt: skip
+    traces = [
+        json.loads(ln)["completion"][0]["content"]
+        for ln in (out / "sft_traces.jsonl").read_text().splitlines()
+    ]
+    assert len(traces) == 4 and all(t.startswith("<think>My own answer: ") for t in traces)
+    own = json.loads((out / "manifest.json").read_text())["counts"]["own_answers"]
+    assert own["questions"] == 2 and 0 <= own["right"] <= 2
 
 
 def scripted(examples: list, *_: Any, **__: Any) -> list[list[str]]:
@@ -359,7 +400,8 @@ def test_grpo_under_accelerate_launch_two_cpu_processes(tiny_model_dir, pairs_fi
 
     root = Path(__file__).resolve().parents[1]
     out = tmp_path / "ddp"
-    sets = [f"model={tiny_model_dir}", f"data.path={pairs_file}", f"out={out}", *FAST]
+    # advantage_group=pair: each process takes its own slice of the pair-centred advantages
+    sets = [f"model={tiny_model_dir}", f"data.path={pairs_file}", f"out={out}", *FAST, "advantage_group=pair"]
     cmd = [
         sys.executable,
         "-m",

