@@ -16,10 +16,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from j1 import J1Error
 from j1.train.config import GRPO_DEFAULTS, TrainConfig, trainer_args
 from j1.train.rewards import reward_functions
-from j1.train.sampler import ADVANTAGE_GROUPS, check_geometry
+from j1.train.sampler import check_advantage_group, check_geometry
 from j1.train.session import Session, TrainResult
 from j1.train.vllm_sync import close_colocated
 
@@ -32,10 +31,7 @@ def grpo_args(cfg: TrainConfig, output_dir: str) -> tuple[Any, list[Any]]:
 
     from j1.formats import get_format
 
-    if cfg.advantage_group not in ADVANTAGE_GROUPS:
-        raise J1Error(
-            f"unknown advantage_group {cfg.advantage_group!r}; valid: {', '.join(ADVANTAGE_GROUPS)}"
-        )
+    check_advantage_group(cfg.advantage_group)
     kinds = {get_format(f).kind for f in cfg.mixture_of_formats()}
     funcs, weights = reward_functions(cfg.rewards, kinds)
     args = trainer_args(GRPOConfig, cfg, "grpo", GRPO_DEFAULTS, output_dir, reward_weights=weights)

@@ -38,6 +38,11 @@ GROUP_SIZE = 2  # ab/ba or chosen/rejected
 ADVANTAGE_GROUPS = ("order", "pair")  # TRL's per-prompt groups | both orders of a pair together
 
 
+def check_advantage_group(name: str) -> None:
+    if name not in ADVANTAGE_GROUPS:
+        raise J1Error(f"unknown advantage_group {name!r}; valid: {', '.join(ADVANTAGE_GROUPS)}")
+
+
 def pair_advantages(
     rewards_per_func: torch.Tensor, weights: torch.Tensor, num_generations: int, scale_rewards: str
 ) -> torch.Tensor:
@@ -132,12 +137,14 @@ def check_geometry(args: Any) -> None:
 
 class PairGRPOTrainer(GRPOTrainer):
     """`trl.GRPOTrainer` whose train sampler keeps both orders (or both pointwise roles) of a pair in the
-    same generation batch; everything else is TRL's."""
+    same generation batch (and, with `advantage_group: pair`, advantages over a pair); everything else is
+    TRL's."""
 
     def __init__(self, *args: Any, advantage_group: str = "order", **kwargs: Any) -> None:
         from j1.hardware import cpu_dtype
         from j1.train.vllm_sync import engine_dtype, kv_cache_env, use_reload_sync
 
+        check_advantage_group(advantage_group)
         targs = kwargs["args"]
         cpu_colocate = targs.use_vllm and targs.vllm_mode == "colocate" and not torch.cuda.is_available()
         with contextlib.ExitStack() as stack:
@@ -147,10 +154,6 @@ class PairGRPOTrainer(GRPOTrainer):
             super().__init__(*args, **kwargs)
         if cpu_colocate:
             use_reload_sync(self.vllm_generation)
-        if advantage_group not in ADVANTAGE_GROUPS:
-            raise J1Error(
-                f"unknown advantage_group {advantage_group!r}; valid: {', '.join(ADVANTAGE_GROUPS)}"
-            )
         if advantage_group == "pair" and self.multi_objective_aggregation != "sum_then_normalize":
             raise J1Error(
                 "advantage_group: pair sums the weighted rewards first (multi_objective_aggregation)"

@@ -46,25 +46,19 @@ def _shown(example: JudgeExample, pair: Pair) -> tuple[str, str]:
 
 
 def _restate(
-    example: JudgeExample, pair: Pair, own: str | None = None, first: bool = False, mine: str | None = None
+    example: JudgeExample, pair: Pair, mine: str | None = None, own: str | None = None, first: bool = False
 ) -> str:
-    """What each response says; with `own` ("A"/"B"), also the answer the judge takes as its own (J1's
-    "reference answer of your own"), named by its text, not its position: after the restatements, or
-    with `first` before them, followed by which response agrees with it. `mine`: the judge's own answer
-    as it solved the question itself (then `own` is the response that agrees with it, or None)."""
+    """What each response says; with `mine`, also the answer the judge takes as its own (J1's "reference
+    answer of your own"), named by its text, not its position: after the restatements, or with `first`
+    before them, followed by which response (`own`: "A"/"B", None = neither) agrees with it."""
     a, b = _shown(example, pair)
     said = f"Response A says: {gist(a, pair.source)}. Response B says: {gist(b, pair.source)}."
-    if mine is not None:
-        agrees = (
-            f"Response {own} agrees with my answer." if own else "Neither response agrees with my answer."
-        )
-        return f"My own answer: {mine}. {said} {agrees}"
-    if own is None:
+    if mine is None:
         return said
-    mine = f"My own answer: {gist(a if own == 'A' else b, pair.source)}."
-    if first:
-        return f"{mine} {said} Response {own} agrees with my answer."
-    return f"{said} {mine}"
+    if not first:
+        return f"{said} My own answer: {mine}."
+    agrees = f"Response {own} agrees with my answer." if own else "Neither response agrees with my answer."
+    return f"My own answer: {mine}. {said} {agrees}"
 
 
 def agreeing_side(example: JudgeExample, pair: Pair, mine: str) -> str | None:
@@ -166,7 +160,8 @@ def template_traces(
             decision = own or decision
         elif (own_answer or own_answer_first) and not e.role and pair.source == "math":
             own = decision if own_answer_first else own_side
-        restated = "" if e.role else _restate(e, pair, own, own_answer_first, mine)
+            mine = gist(_shown(e, pair)["AB".index(own)], pair.source)
+        restated = "" if e.role else _restate(e, pair, mine, own, own_answer_first)
         out.append(TEMPLATES[e.format](e, pair, decision, restated))
     return out
 
