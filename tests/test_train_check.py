@@ -55,15 +55,23 @@ def test_learning_check_smoke(tiny_model_dir: Path, tmp_path: Path) -> None:
             "grpo.grpo.num_generations=2",
             "grpo.trainable_layers=1",  # the tiny model has 2 layers
             "grpo.grpo.per_device_train_batch_size=4",
+            "reference_epochs=1",
         ],
     )
     run(cfg)
     result = json.loads((out / "learning_check.json").read_text())
-    for stage in ("base", "warm", "trained"):
+    for stage in ("base", "warm", "trained", "reference"):
         assert {"consistent_accuracy", "parse_rate", "accuracy_ab", "accuracy_ba"} <= set(result[stage])
         assert result[stage]["n_pairs"] == 2
         report = json.loads((out / "eval" / stage / "report.json").read_text())  # j1 eval's own report
         assert report["benchmarks"]["pairs"]["score"] == result[stage]["consistent_accuracy"]
+    assert result["reference"]["epochs"] == 1 and "reference_train" in result["timing_s"]
+    # the supervised reference is told every answer; the warm start's traces follow a coin
+    for stage, told in (("reference", True), ("warm", False)):
+        rows = [json.loads(ln) for ln in (out / stage / "sft_traces.jsonl").read_text().splitlines()]
+        right = ["[[A]]" if r["order"] == "ab" else "[[B]]" for r in rows]
+        said = [r["completion"][0]["content"].rsplit("<answer>", 1)[1][:5] for r in rows]
+        assert (said == right) is told
     assert len(result["reward_curve"]) == 2 and result["data"]["heldout_pairs"] == 2
     assert set(result["targets"]) == {
         "trained_consistent_accuracy_ge_60",
@@ -73,9 +81,21 @@ def test_learning_check_smoke(tiny_model_dir: Path, tmp_path: Path) -> None:
     held = {json.loads(ln)["id"] for ln in (out / "warm" / "heldout.jsonl").read_text().splitlines()}
     assert held == {json.loads(ln)["id"] for ln in (out / "grpo" / "heldout.jsonl").read_text().splitlines()}
     trained_on = {
-        json.loads(ln)["pair_id"] for ln in (out / "warm" / "sft_traces.jsonl").read_text().splitlines()
+        json.loads(ln)["pair_id"]
+        for stage in ("warm", "reference")
+        for ln in (out / stage / "sft_traces.jsonl").read_text().splitlines()
     }
     assert not held & trained_on  # held-out pairs never reach training
+
+
+def test_learning_check_refuses_negative_reference_epochs(tmp_path: Path) -> None:
+    from j1 import J1Error
+    from j1.train.learning_check import LearningCheckConfig, run
+
+    cfg = load_config(LearningCheckConfig, None, [f"out={tmp_path / 'lc'}", "reference_epochs=-1"])
+    with pytest.raises(J1Error, match="reference_epochs=-1"):
+        run(cfg)
+    assert not (tmp_path / "lc").exists()  # refused before any stage (or synth) starts
 
 
 @pytest.mark.slow

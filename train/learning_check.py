@@ -19,6 +19,12 @@ benchmark (greedy, both orders, beside the length and random baselines). Metrics
 `consistent_accuracy` (the benchmark's score, right in both orders), per-order accuracy, parse rate, flip
 and tie rates. The figures are whatever the run gives.
 
+`reference_epochs: N` (0 = off) adds, after the budgeted stages and off the clock, a supervised reference:
+the warm start's recipe with traces that take the label's verdict (`label_policy: correct`) for N epochs,
+judged the same way (`"reference"` in the result). It is what this model learns from these pairs when it
+is told every answer: a GRPO run far below it is GRPO's shortfall; a reference near chance (25%) says the
+pairs and the model leave nothing for GRPO to find either.
+
     python -m j1.train.learning_check [--recipe train/recipes/learning_check.yaml] [--set k=v ...]
 """
 
@@ -66,6 +72,7 @@ class LearningCheckConfig:
     eval_baselines: list[str] = field(default_factory=lambda: list(BASELINES))
     warm: dict[str, Any] = field(default_factory=dict)  # TrainConfig keys of the SFT stage
     grpo: dict[str, Any] = field(default_factory=dict)  # TrainConfig keys of the GRPO stage
+    reference_epochs: float = 0  # > 0: the supervised reference (label's traces, off the clock)
 
 
 def synth_pairs(cfg: LearningCheckConfig, out: Path) -> Path:
@@ -93,6 +100,13 @@ def stage_config(
     return build(TrainConfig, {**base, **section}, source="learning check")
 
 
+def reference_config(cfg: LearningCheckConfig, model: str, pairs: Path, out: Path) -> TrainConfig:
+    """The warm start's recipe told the answers: label's verdicts in its traces, `reference_epochs` epochs."""
+    traces = {**cfg.warm.get("traces", {}), "label_policy": "correct"}
+    sft = {**cfg.warm.get("sft", {}), "num_train_epochs": cfg.reference_epochs}
+    return stage_config(cfg, {"algo": "sft", **cfg.warm, "traces": traces, "sft": sft}, model, pairs, out)
+
+
 def reward_rises(curve: list[float]) -> bool | None:
     """Mean reward of the last third of the steps above the first third's."""
     if len(curve) < 3:
@@ -108,7 +122,10 @@ def run(cfg: LearningCheckConfig, command: str = "python -m j1.train.learning_ch
     for key, section in (("warm", cfg.warm), ("grpo", cfg.grpo)):
         if "data" in section or "model" in section:
             raise J1Error(f"learning check: set data/model at the top level, not under {key}")
-    for stage in ("warm", "grpo", "eval"):  # a rerun starts the stages afresh (synth output is reused)
+    if cfg.reference_epochs < 0:
+        raise J1Error(f"reference_epochs={cfg.reference_epochs}: 0 (off) or a number of epochs")
+    # a rerun starts the stages afresh (synth output is reused)
+    for stage in ("warm", "grpo", "reference", "eval"):
         if (out / stage).exists():
             log.info("removing %s of a previous learning check", out / stage)
             shutil.rmtree(out / stage)
@@ -125,6 +142,9 @@ def run(cfg: LearningCheckConfig, command: str = "python -m j1.train.learning_ch
         all_pairs = load_pairs(pairs, skip_bad=cfg.data.skip_bad)
         train_pairs, held = split_heldout(all_pairs, size=cfg.heldout_size, seed=cfg.seed)
         warm_cfg = stage_config(cfg, {"algo": "sft", **cfg.warm}, base_model, pairs, out / "warm")
+        ref_cfg = (
+            reference_config(cfg, base_model, pairs, out / "reference") if cfg.reference_epochs else None
+        )
         if warm_cfg.traces.max_examples is None or warm_cfg.traces.max_examples > MAX_WARM_EXAMPLES:
             raise J1Error(
                 f"the format warm start is capped at {MAX_WARM_EXAMPLES} examples (warm.traces.max_examples)"
@@ -177,6 +197,11 @@ def run(cfg: LearningCheckConfig, command: str = "python -m j1.train.learning_ch
             "reward_rises": reward_rises(curve),
         }
         timing["budgeted"] = time.time() - t0
+        if ref_cfg is not None:
+            t = time.time()
+            ref_dir = train(ref_cfg, command="j1 train (learning check: supervised reference)") / "judge"
+            timing["reference_train"] = time.time() - t
+            result["reference"] = {"epochs": cfg.reference_epochs, **judge("reference", str(ref_dir))}
         result["timing_s"] = {k: round(v, 1) for k, v in timing.items()}
         result["data"] = {
             "pairs": str(pairs),
