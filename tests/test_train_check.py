@@ -29,6 +29,7 @@ def pairs_file(tmp_path: Path) -> Path:
 
 
 def test_learning_check_smoke(tiny_model_dir: Path, tmp_path: Path) -> None:
+    from j1.formats import get_format
     from j1.train.learning_check import LearningCheckConfig, run
 
     out = tmp_path / "lc"
@@ -67,10 +68,11 @@ def test_learning_check_smoke(tiny_model_dir: Path, tmp_path: Path) -> None:
         assert report["benchmarks"]["pairs"]["score"] == result[stage]["consistent_accuracy"]
     assert result["reference"]["epochs"] == 1 and "reference_train" in result["timing_s"]
     # the supervised reference is told every answer; the warm start's traces follow a coin
+    parse = get_format("pairwise_verdict_short").parse  # the judge format's own parser
     for stage, told in (("reference", True), ("warm", False)):
         rows = [json.loads(ln) for ln in (out / stage / "sft_traces.jsonl").read_text().splitlines()]
-        right = ["[[A]]" if r["order"] == "ab" else "[[B]]" for r in rows]
-        said = [r["completion"][0]["content"].rsplit("<answer>", 1)[1][:5] for r in rows]
+        right = ["A" if r["order"] == "ab" else "B" for r in rows]
+        said = [parse(r["completion"][0]["content"]).verdict for r in rows]
         assert (said == right) is told
     assert len(result["reward_curve"]) == 2 and result["data"]["heldout_pairs"] == 2
     assert set(result["targets"]) == {
