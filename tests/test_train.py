@@ -432,6 +432,39 @@ def test_random_pair_traces_side_with_one_response_in_both_orders(fmt: str) -> N
     assert template_traces(examples, by_id, "random_pair", seed=2, own_answer_first=True) == traces
 
 
+@pytest.mark.parametrize("fmt", ["pairwise_verdict_short", "pairwise_scores_verdict", "pointwise"])
+@pytest.mark.parametrize("own_answer_first", [False, True])
+@pytest.mark.parametrize("source", ["math", "chat"])
+def test_marked_traces_unmark_to_the_same_text_and_span_the_decision(
+    fmt: str, own_answer_first: bool, source: str
+) -> None:
+    """`marked`: unmarked, the traces are the plain ones byte for byte; the spans cover the decision: the own
+    answer's value where the trace has one (math with own_answer_first), else every verdict letter / score."""
+    import re
+
+    from j1.train.traces import LOSE, WIN, template_traces, unmark
+
+    pairs = make_pairs(6, source=source)
+    examples = build_examples(assign_formats(pairs, {fmt: 1}))
+    by_id = {p.id: p for p in pairs}
+    args = (examples, by_id, "random_pair", 3)
+    plain = template_traces(*args, own_answer_first=own_answer_first)
+    marked = template_traces(*args, own_answer_first=own_answer_first, marked=True)
+    assert marked != plain
+    for t, m in zip(plain, marked, strict=True):
+        text, spans = unmark(m)
+        assert text == t
+        decided = [text[a:b] for a, b in spans]
+        if own_answer_first and source == "math" and fmt != "pointwise":
+            assert decided == [re.search(r"My own answer: (\S+)\.", t).group(1)]
+        elif fmt == "pointwise":
+            assert decided in ([str(WIN)], [str(LOSE)])
+        else:
+            verdict = re.search(r"\[\[([AB])\]\]", t).group(1)
+            scores = [] if fmt == "pairwise_verdict_short" else re.findall(r"<score_[AB]>(\d+)<", t)
+            assert decided == [verdict, *scores, verdict]
+
+
 def test_middle_truncation_keeps_the_final_answer(tiny_model_dir: Path) -> None:
     from transformers import AutoTokenizer
 

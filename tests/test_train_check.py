@@ -57,6 +57,7 @@ def test_learning_check_smoke(tiny_model_dir: Path, tmp_path: Path) -> None:
             "grpo.trainable_layers=1",  # the tiny model has 2 layers
             "grpo.grpo.per_device_train_batch_size=4",
             "reference_epochs=1",
+            "warm.traces.mask_decision=true",
         ],
     )
     run(cfg)
@@ -74,6 +75,7 @@ def test_learning_check_smoke(tiny_model_dir: Path, tmp_path: Path) -> None:
         right = ["A" if r["order"] == "ab" else "B" for r in rows]
         said = [parse(r["completion"][0]["content"]).verdict for r in rows]
         assert (said == right) is told
+        assert all(("masked" in r) is not told for r in rows)  # the reference learns its decisions
     assert len(result["reward_curve"]) == 2 and result["data"]["heldout_pairs"] == 2
     assert set(result["targets"]) == {
         "trained_consistent_accuracy_ge_60",
@@ -90,14 +92,40 @@ def test_learning_check_smoke(tiny_model_dir: Path, tmp_path: Path) -> None:
     assert not held & trained_on  # held-out pairs never reach training
 
 
-def test_learning_check_refuses_negative_reference_epochs(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("overrides", "error"),
+    [
+        (["reference_epochs=-1"], "reference_epochs=-1"),
+        (["grpo.format=pointwise"], "pointwise examples of this run get no judging reward"),
+        (["warm.traces.max_examples=500"], "capped at 200 examples"),
+        (["warm.sft.num_train_epochs=2"], "at most one epoch"),
+        (["grpo.grpo.per_device_train_batch_size=12"], "not a multiple of 2 x num_generations"),
+        (["warm.traces.label_policy=oracle"], "unknown traces.label_policy 'oracle'"),
+        (["grpo.rewards={verdict: 1, accuracy: 1}"], "unknown reward 'accuracy'"),
+        (["grpo.trainable_layers=3"], "trainable_layers=3, but .* has 2 decoder layers"),
+    ],
+)
+def test_learning_check_refuses_bad_stages_before_any_compute(
+    tiny_model_dir: Path, tmp_path: Path, monkeypatch, overrides: list[str], error: str
+) -> None:
+    """Every stage is validated before synth, the base judge's evaluation or the warm start spend a second."""
+    import j1.train.learning_check as lc
     from j1 import J1Error
-    from j1.train.learning_check import LearningCheckConfig, run
 
-    cfg = load_config(LearningCheckConfig, None, [f"out={tmp_path / 'lc'}", "reference_epochs=-1"])
-    with pytest.raises(J1Error, match="reference_epochs=-1"):
-        run(cfg)
-    assert not (tmp_path / "lc").exists()  # refused before any stage (or synth) starts
+    def no_compute(*a, **k):
+        raise AssertionError("compute started before the stages were validated")
+
+    monkeypatch.setattr(lc, "synth_pairs", no_compute)
+    monkeypatch.setattr(lc, "evaluate", no_compute)
+    out = tmp_path / "lc"
+    cfg = load_config(
+        lc.LearningCheckConfig,
+        ROOT / "train" / "recipes" / "learning_check.yaml",
+        [f"out={out}", f"model={tiny_model_dir}", "grpo.trainable_layers=1", *overrides],
+    )
+    with pytest.raises(J1Error, match=error):
+        lc.run(cfg)
+    assert not out.exists()  # refused before any stage (or synth) starts
 
 
 @pytest.mark.slow

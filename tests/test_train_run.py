@@ -254,6 +254,10 @@ def test_trainable_layers_trains_only_the_top_layers(
             "own_answer_source: model needs traces.own_answer_first",
         ),
         (["algo=dpo"], "dpo needs sampled traces"),
+        (
+            ["algo=sft", "traces.source=judge", "traces.mask_decision=true"],
+            "mask_decision needs traces.source",
+        ),
         (["algo=sft", "sft.num_train_epoch=1"], "sft section .SFTConfig.: .*num_train_epoch"),
         (["trainable_layers=0"], "trainable_layers must be >= 1"),
         (["trainable_layers=3"], "trainable_layers=3, but .* has 2 decoder layers"),
@@ -291,6 +295,34 @@ def test_sft_warm_start_with_template_traces(tiny_model_dir: Path, pairs_file: P
     steps = [r for r in metrics(out) if "loss" in r]
     assert len(steps) == 3 and steps[0]["stage"] == "sft"  # 6 examples, batch 2, one epoch
     assert (out / "judge" / "README.md").is_file()
+
+
+def test_sft_decision_masking_leaves_only_the_decision_out_of_the_loss(
+    tiny_model_dir, pairs_file, tmp_path
+) -> None:
+    """`traces.mask_decision`: the rows keep the decision's spans, and the tokens SFT learns are the
+    completion's (chat template end included) minus those spans: the own answer's value is never learned,
+    the restatements and the verdict that follows from it are."""
+    from transformers import AutoTokenizer
+
+    from j1.train.sft import decision_masked_dataset
+
+    out = tmp_path / "sft-mask"
+    run(config(tiny_model_dir, pairs_file, out, "algo=sft", "sft.max_steps=1", "traces.max_examples=4",
+               "traces.own_answer_first=true", "traces.label_policy=random_pair",
+               "traces.mask_decision=true"))  # fmt: skip
+    rows = [json.loads(ln) for ln in (out / "sft_traces.jsonl").read_text().splitlines()]
+    assert len(rows) == 4 and [r for r in metrics(out) if "loss" in r]
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    for row, ex in zip(rows, decision_masked_dataset(rows, tok), strict=True):
+        text = row["completion"][0]["content"]
+        ((a, b),) = row["masked"]
+        assert text.startswith(f"<think>My own answer: {text[a:b]}. Response A says:")
+        prompt = len(tok.apply_chat_template(row["prompt"], add_generation_prompt=True))
+        assert ex["labels"][:prompt] == [-100] * prompt and len(ex["labels"]) == len(ex["input_ids"])
+        learned = tok.decode([t for t in ex["labels"] if t != -100])
+        # the value's token (" 6": with its space) is left out; the rest and the template's end are learned
+        assert learned == text[: a - 1] + text[b:] + "<|im_end|>\n"
 
 
 def test_sft_traces_open_with_the_models_own_answers(tiny_model_dir, pairs_file, tmp_path) -> None:

@@ -107,6 +107,9 @@ class TraceConfig:
     # `model` = the judge model's own greedy solution of the question (traces.judge backend; J1's reference
     # answer of its own, label-free): the trace decides for the response that agrees with it
     own_answer_source: str = "coin"
+    # template, SFT: leave the decision out of the loss (the own answer's value where the trace has one, else
+    # the verdict letters / scores): the warm start teaches the format and reasoning, not which side to pick
+    mask_decision: bool = False
 
 
 @dataclass

@@ -101,10 +101,50 @@ def stage_config(
 
 
 def reference_config(cfg: LearningCheckConfig, model: str, pairs: Path, out: Path) -> TrainConfig:
-    """The warm start's recipe told the answers: label's verdicts in its traces, `reference_epochs` epochs."""
-    traces = {**cfg.warm.get("traces", {}), "label_policy": "correct"}
+    """The warm start's recipe told the answers: label's verdicts in its traces (and learned: never masked),
+    `reference_epochs` epochs."""
+    traces = {**cfg.warm.get("traces", {}), "label_policy": "correct", "mask_decision": False}
     sft = {**cfg.warm.get("sft", {}), "num_train_epochs": cfg.reference_epochs}
     return stage_config(cfg, {"algo": "sft", **cfg.warm, "traces": traces, "sft": sft}, model, pairs, out)
+
+
+def check_stages(
+    cfg: LearningCheckConfig, pairs: Path, out: Path
+) -> tuple[str, TrainConfig, TrainConfig | None, str]:
+    """Every stage's config built and validated before any compute, synth included: returns (the base
+    model's path, warm, reference or None, the judge format scored). The GRPO stage is checked as it will
+    run, on the base model's config with the whole budget (names, rewards for its format, batch geometry,
+    trainable layers)."""
+    from j1.train.grpo import grpo_args
+    from j1.train.session import check_names, check_trainable_layers
+    from j1.train.sft import check_traces
+
+    for key, section in (("warm", cfg.warm), ("grpo", cfg.grpo)):
+        if "data" in section or "model" in section:
+            raise J1Error(f"learning check: set data/model at the top level, not under {key}")
+    if cfg.reference_epochs < 0:
+        raise J1Error(f"reference_epochs={cfg.reference_epochs}: 0 (off) or a number of epochs")
+    base_model = resolve_model(cfg.model)
+    warm = stage_config(cfg, {"algo": "sft", **cfg.warm}, base_model, pairs, out / "warm")
+    ref = reference_config(cfg, base_model, pairs, out / "reference") if cfg.reference_epochs else None
+    if warm.traces.max_examples is None or warm.traces.max_examples > MAX_WARM_EXAMPLES:
+        raise J1Error(
+            f"the format warm start is capped at {MAX_WARM_EXAMPLES} examples (warm.traces.max_examples)"
+        )
+    if warm.sft.get("num_train_epochs", 1) > 1:
+        raise J1Error("the format warm start trains at most one epoch (warm.sft.num_train_epochs <= 1)")
+    grpo = stage_config(
+        cfg, {"algo": "grpo", "time_limit_minutes": cfg.budget_minutes, **cfg.grpo}, base_model, pairs, out
+    )
+    fmt = grpo.format
+    if fmt == "multitask":
+        raise J1Error("the learning check scores one judge format with j1 eval; set grpo.format to one")
+    for stage in (warm, grpo, *([ref] if ref else [])):
+        check_names(stage)
+        check_traces(stage.traces)
+    grpo_args(grpo, str(out / "grpo" / "checkpoints"))
+    check_trainable_layers(grpo, base_model)
+    return base_model, warm, ref, fmt
 
 
 def reward_rises(curve: list[float]) -> bool | None:
@@ -119,11 +159,8 @@ def run(cfg: LearningCheckConfig, command: str = "python -m j1.train.learning_ch
     from j1.train.run import run as train
 
     out = Path(cfg.out)
-    for key, section in (("warm", cfg.warm), ("grpo", cfg.grpo)):
-        if "data" in section or "model" in section:
-            raise J1Error(f"learning check: set data/model at the top level, not under {key}")
-    if cfg.reference_epochs < 0:
-        raise J1Error(f"reference_epochs={cfg.reference_epochs}: 0 (off) or a number of epochs")
+    pairs = Path(cfg.pairs) if cfg.pairs else out / "synth" / "pairs.jsonl"
+    base_model, warm_cfg, ref_cfg, fmt = check_stages(cfg, pairs, out)
     # a rerun starts the stages afresh (synth output is reused)
     for stage in ("warm", "grpo", "reference", "eval"):
         if (out / stage).exists():
@@ -132,28 +169,15 @@ def run(cfg: LearningCheckConfig, command: str = "python -m j1.train.learning_ch
     with RunManifest(out, command, cfg) as manifest:
         timing: dict[str, float] = {}
         t = time.time()
-        pairs = Path(cfg.pairs) if cfg.pairs else synth_pairs(cfg, out)
+        if not cfg.pairs:
+            pairs = synth_pairs(cfg, out)
         timing["synth"] = time.time() - t
         t0 = time.time()  # the clock of the issue's budget starts once the pairs exist
         deadline = t0 + 60 * cfg.budget_minutes
-        base_model = resolve_model(cfg.model)
         manifest.add_model("base", base_model)
         manifest.add_data("pairs", pairs)
         all_pairs = load_pairs(pairs, skip_bad=cfg.data.skip_bad)
         train_pairs, held = split_heldout(all_pairs, size=cfg.heldout_size, seed=cfg.seed)
-        warm_cfg = stage_config(cfg, {"algo": "sft", **cfg.warm}, base_model, pairs, out / "warm")
-        ref_cfg = (
-            reference_config(cfg, base_model, pairs, out / "reference") if cfg.reference_epochs else None
-        )
-        if warm_cfg.traces.max_examples is None or warm_cfg.traces.max_examples > MAX_WARM_EXAMPLES:
-            raise J1Error(
-                f"the format warm start is capped at {MAX_WARM_EXAMPLES} examples (warm.traces.max_examples)"
-            )
-        if warm_cfg.sft.get("num_train_epochs", 1) > 1:
-            raise J1Error("the format warm start trains at most one epoch (warm.sft.num_train_epochs <= 1)")
-        fmt = str(cfg.grpo.get("format", warm_cfg.format))
-        if fmt == "multitask":
-            raise J1Error("the learning check scores one judge format with j1 eval; set grpo.format to one")
         tokenizer = load_judge_tokenizer(base_model)
         fitting: dict[str, Any] = {}
         manifest.counts.update(pairs=len(all_pairs), train_pairs=len(train_pairs), heldout_pairs=len(held))

@@ -3,7 +3,8 @@
 Examples are whole pair groups (both orders / both roles), chosen with a seeded draw when
 `traces.max_examples` caps them. Traces come from `traces.py` (templated, or sampled from a judge and kept
 only when their verdict is right = rejection sampling) and are cached in `out/sft_traces.jsonl`, so a
-resumed run trains on the same data. Loss is on the judge's answer only (prompt-completion data).
+resumed run trains on the same data. Loss is on the judge's answer only (prompt-completion data); with
+`traces.mask_decision` (template traces) also not on the decision it writes (`decision_masked_dataset`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,14 @@ from j1 import J1Error
 from j1.train.config import SFT_DEFAULTS, TraceConfig, trainer_args
 from j1.train.examples import JudgeExample
 from j1.train.session import Session, TrainResult
-from j1.train.traces import mark_samples, sample_with_backend, solve_questions, template_traces
+from j1.train.traces import (
+    LABEL_POLICIES,
+    mark_samples,
+    sample_with_backend,
+    solve_questions,
+    template_traces,
+    unmark,
+)
 from j1.verifiers.mathcheck import quick_equal
 
 log = logging.getLogger(__name__)
@@ -41,6 +49,8 @@ def pick_groups(examples: list[JudgeExample], max_examples: int | None, seed: in
 def check_traces(tc: TraceConfig) -> None:
     if tc.source not in TRACE_SOURCES:
         raise J1Error(f"unknown traces.source {tc.source!r}; valid: {', '.join(TRACE_SOURCES)}")
+    if tc.source == "template" and tc.label_policy not in LABEL_POLICIES:
+        raise J1Error(f"unknown traces.label_policy {tc.label_policy!r}; valid: {', '.join(LABEL_POLICIES)}")
     if tc.samples < 1 or tc.max_tokens < 1:
         raise J1Error("traces.samples and traces.max_tokens must be >= 1")
     if tc.own_answer_source not in OWN_ANSWER_SOURCES:
@@ -49,6 +59,10 @@ def check_traces(tc: TraceConfig) -> None:
         )
     if tc.own_answer_source == "model" and not tc.own_answer_first:
         raise J1Error("traces.own_answer_source: model needs traces.own_answer_first: true")
+    if tc.mask_decision and tc.source != "template":
+        raise J1Error(
+            "traces.mask_decision needs traces.source: template (only templated traces know their decision)"
+        )
 
 
 def judge_samples(session: Session, examples: list[JudgeExample]) -> list[list[str]]:
@@ -118,6 +132,7 @@ def sft_rows(session: Session) -> list[dict[str, Any]]:
                     tc.own_answer,
                     tc.own_answer_first,
                     own_answers,
+                    marked=tc.mask_decision,
                 ),
                 strict=True,
             )
@@ -135,19 +150,44 @@ def sft_rows(session: Session) -> list[dict[str, Any]]:
             raise J1Error(
                 f"no sampled trace had the right verdict ({len(examples)} prompts x {tc.samples}): nothing to train on"
             )
-    rows = [
-        {
-            "prompt": e.row()["prompt"],
-            "completion": [{"role": "assistant", "content": trace}],
-            "pair_id": e.pair_id,
-            "order": e.order,
-            "role": e.role,
-        }
-        for e, trace in kept
-    ]
+    rows = []
+    for e, trace in kept:
+        text, spans = unmark(trace)
+        row = {"prompt": e.row()["prompt"], "completion": [{"role": "assistant", "content": text}]}
+        rows.append({**row, "pair_id": e.pair_id, "order": e.order, "role": e.role})
+        if tc.mask_decision:
+            rows[-1]["masked"] = spans  # character spans of the decision in the completion's text
     write_rows(cache, rows)
     session.counts["sft_examples"] = len(rows)
     return rows
+
+
+def decision_masked_dataset(rows: list[dict[str, Any]], tokenizer: Any) -> list[dict[str, list[int]]]:
+    """Pre-tokenized SFT rows (`input_ids`, `labels`; TRL uses such labels as they are): the chat template
+    renders prompt + completion as SFTTrainer does, and a token is learned (its label kept) iff it lies in
+    the completion and overlaps none of the row's `masked` character spans."""
+    out = []
+    for i, r in enumerate(rows):
+        prompt = tokenizer.apply_chat_template(r["prompt"], tokenize=False, add_generation_prompt=True)
+        full = tokenizer.apply_chat_template(r["prompt"] + r["completion"], tokenize=False)
+        content = r["completion"][-1]["content"]
+        start = full.find(content, len(prompt)) if full.startswith(prompt) else -1
+        if start < 0:
+            raise J1Error(
+                f"SFT row {i} ({r['pair_id']}): the chat template does not render the completion after the prompt"
+            )
+        if "masked" not in r:
+            raise J1Error(
+                f"SFT row {i} ({r['pair_id']}) has no decision spans: traces written without mask_decision"
+            )
+        spans = [(start + a, start + b) for a, b in r["masked"]]
+        enc = tokenizer(full, add_special_tokens=False, return_offsets_mapping=True)
+        labels = [
+            tid if lo >= len(prompt) and not any(lo < b and hi > a for a, b in spans) else -100
+            for tid, (lo, hi) in zip(enc["input_ids"], enc["offset_mapping"], strict=True)
+        ]
+        out.append({"input_ids": enc["input_ids"], "labels": labels})
+    return out
 
 
 def write_rows(path: Path, rows: list[dict[str, Any]]) -> None:
@@ -162,7 +202,10 @@ def train(session: Session) -> TrainResult:
     check_traces(session.cfg.traces)
     args = trainer_args(SFTConfig, session.cfg, "sft", SFT_DEFAULTS, str(session.checkpoints))
     rows = sft_rows(session)
-    dataset = Dataset.from_list([{"prompt": r["prompt"], "completion": r["completion"]} for r in rows])
+    if session.cfg.traces.mask_decision:
+        dataset = Dataset.from_list(decision_masked_dataset(rows, session.tokenizer))
+    else:
+        dataset = Dataset.from_list([{"prompt": r["prompt"], "completion": r["completion"]} for r in rows])
     trainer = SFTTrainer(
         model=session.model_path,
         args=args,

@@ -9,6 +9,12 @@
   rejection sampling), each marked right or wrong by the same rewards GRPO uses (`verdict` for pairwise,
   `pointwise_pair` for pointwise, sample k of the chosen example paired with sample k of the rejected).
 - `generate_with_model`: sampling with an in-memory model (semi-online DPO re-samples with the policy).
+
+With `marked=True` the template traces wrap their decision in `MARK_OPEN`/`MARK_CLOSE` (`unmark` strips
+them into character spans): the own answer's value where the trace has one (the verdict letters that follow
+it are its logic, not a decision), else the verdict letters and scores. SFT's `traces.mask_decision` leaves
+those spans out of the loss, so a warm start teaches the format and the reasoning steps without pushing the
+judge to one decision (and so to one position) before GRPO.
 """
 
 from __future__ import annotations
@@ -23,8 +29,27 @@ from j1.data_synthesis.pairs import Pair
 from j1.train.examples import JudgeExample
 from j1.train.rewards import pointwise_pair, verdict
 
-TAG = re.compile(r"</?[A-Za-z_]+>|\[\[|\]\]")
+TAG = re.compile(r"</?[A-Za-z_]+>|\[\[|\]\]|[\ue000\ue001]")  # tags, brackets and our marks
 WIN, LOSE = 8, 3  # template scores of the better / worse response
+MARK_OPEN, MARK_CLOSE = "\ue000", "\ue001"  # private-use characters around a trace's decision (`marked`)
+Mark = Callable[[object], str]
+
+
+def decided(value: object) -> str:
+    """`value` marked as a decision (for `unmark`)."""
+    return f"{MARK_OPEN}{value}{MARK_CLOSE}"
+
+
+def unmark(trace: str) -> tuple[str, list[tuple[int, int]]]:
+    """A marked trace -> (its text, the character spans of its decisions in that text)."""
+    text, spans, pos = [], [], 0
+    for piece in re.split(f"({MARK_OPEN}[^{MARK_CLOSE}]*{MARK_CLOSE})", trace):
+        if piece.startswith(MARK_OPEN):
+            piece = piece[1:-1]
+            spans.append((pos, pos + len(piece)))
+        text.append(piece)
+        pos += len(piece)
+    return "".join(text), spans
 
 
 def gist(text: str, source: str = "") -> str:
@@ -46,7 +71,12 @@ def _shown(example: JudgeExample, pair: Pair) -> tuple[str, str]:
 
 
 def _restate(
-    example: JudgeExample, pair: Pair, mine: str | None = None, own: str | None = None, first: bool = False
+    example: JudgeExample,
+    pair: Pair,
+    mine: str | None = None,
+    own: str | None = None,
+    first: bool = False,
+    mark: Mark = str,
 ) -> str:
     """What each response says; with `mine`, also the answer the judge takes as its own (J1's "reference
     answer of your own"), named by its text, not its position: after the restatements, or with `first`
@@ -56,9 +86,9 @@ def _restate(
     if mine is None:
         return said
     if not first:
-        return f"{said} My own answer: {mine}."
+        return f"{said} My own answer: {mark(mine)}."
     agrees = f"Response {own} agrees with my answer." if own else "Neither response agrees with my answer."
-    return f"My own answer: {mine}. {said} {agrees}"
+    return f"My own answer: {mark(mine)}. {said} {agrees}"
 
 
 def agreeing_side(example: JudgeExample, pair: Pair, mine: str) -> str | None:
@@ -71,37 +101,44 @@ def agreeing_side(example: JudgeExample, pair: Pair, mine: str) -> str | None:
     return None
 
 
-def pairwise_verdict_trace(example: JudgeExample, pair: Pair, decision: str, restated: str) -> str:
+def pairwise_verdict_trace(
+    example: JudgeExample, pair: Pair, decision: str, restated: str, mark: Mark = str
+) -> str:
     return (
-        f"<think>{restated} Response {decision} answers the question better.</think>\n"
-        f"<answer>[[{decision}]]</answer>"
+        f"<think>{restated} Response {mark(decision)} answers the question better.</think>\n"
+        f"<answer>[[{mark(decision)}]]</answer>"
     )
 
 
-def _scores(decision: str) -> str:
+def _scores(decision: str, mark: Mark) -> str:
     sa, sb = (WIN, LOSE) if decision == "A" else (LOSE, WIN)
-    return f"<score_A>{sa}</score_A> <score_B>{sb}</score_B>"
+    return f"<score_A>{mark(sa)}</score_A> <score_B>{mark(sb)}</score_B>"
 
 
-def pairwise_scores_trace(example: JudgeExample, pair: Pair, decision: str, restated: str) -> str:
-    return f"<think>{restated} Response {decision} is better.</think>\n{_scores(decision)}"
+def pairwise_scores_trace(
+    example: JudgeExample, pair: Pair, decision: str, restated: str, mark: Mark = str
+) -> str:
+    return f"<think>{restated} Response {mark(decision)} is better.</think>\n{_scores(decision, mark)}"
 
 
-def pairwise_scores_verdict_trace(example: JudgeExample, pair: Pair, decision: str, restated: str) -> str:
+def pairwise_scores_verdict_trace(
+    example: JudgeExample, pair: Pair, decision: str, restated: str, mark: Mark = str
+) -> str:
     return (
-        f"<think>{restated} Response {decision} is better.</think>\n{_scores(decision)}\n"
-        f"<answer>[[{decision}]]</answer>"
+        f"<think>{restated} Response {mark(decision)} is better.</think>\n{_scores(decision, mark)}\n"
+        f"<answer>[[{mark(decision)}]]</answer>"
     )
 
 
-def pointwise_trace(example: JudgeExample, pair: Pair, decision: str, restated: str) -> str:
+def pointwise_trace(example: JudgeExample, pair: Pair, decision: str, restated: str, mark: Mark = str) -> str:
     text = pair.chosen if example.role == "chosen" else pair.rejected
     score = WIN if decision == "good" else LOSE
-    return f"<think>The response says: {gist(text, pair.source)}.</think>\n<score>{score}</score>"
+    return f"<think>The response says: {gist(text, pair.source)}.</think>\n<score>{mark(score)}</score>"
 
 
-# (example, pair, decision, restated): `restated` is `_restate`'s text for pairwise examples, "" for pointwise
-TEMPLATES: dict[str, Callable[[JudgeExample, Pair, str, str], str]] = {
+# (example, pair, decision, restated, mark): `restated` is `_restate`'s text for pairwise examples, "" for
+# pointwise; `mark` writes the decision (`str`, or `decided` for marked traces)
+TEMPLATES: dict[str, Callable[..., str]] = {
     "pairwise_verdict": pairwise_verdict_trace,
     "pairwise_verdict_short": pairwise_verdict_trace,
     "pairwise_scores": pairwise_scores_trace,
@@ -120,6 +157,7 @@ def template_traces(
     own_answer: bool = False,
     own_answer_first: bool = False,
     own_answers: dict[str, str] | None = None,
+    marked: bool = False,
 ) -> list[str]:
     """One trace per example. `own_answer` (pairwise math examples): after restating both answers the
     trace names one as the judge's own: the label's under `correct`; under `random` a second seeded coin,
@@ -133,7 +171,8 @@ def template_traces(
     `own_answers` (question -> the judge's own final answer, from solving the question itself: see
     `solve_questions`), with `own_answer_first`: math traces open with that answer and decide for the
     response that agrees with it; where neither does, the policy's coin decides. No label is read: the
-    decision is right exactly as often as the judge's own answer is."""
+    decision is right exactly as often as the judge's own answer is.
+    `marked`: the decisions are wrapped for `unmark` (see the module's docstring)."""
     if policy not in LABEL_POLICIES:
         raise J1Error(f"unknown traces.label_policy {policy!r}; valid: {', '.join(LABEL_POLICIES)}")
     out = []
@@ -161,8 +200,11 @@ def template_traces(
         elif (own_answer or own_answer_first) and not e.role and pair.source == "math":
             own = decision if own_answer_first else own_side
             mine = gist(_shown(e, pair)["AB".index(own)], pair.source)
-        restated = "" if e.role else _restate(e, pair, mine, own, own_answer_first)
-        out.append(TEMPLATES[e.format](e, pair, decision, restated))
+        mark_own = decided if marked else str
+        restated = "" if e.role else _restate(e, pair, mine, own, own_answer_first, mark_own)
+        # with an own answer the verdict follows from it (the trace's logic); without one it is the decision
+        mark_verdict = decided if marked and mine is None else str
+        out.append(TEMPLATES[e.format](e, pair, decision, restated, mark_verdict))
     return out
 
 
