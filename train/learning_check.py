@@ -134,7 +134,11 @@ def check_stages(
     if warm.sft.get("num_train_epochs", 1) > 1:
         raise J1Error("the format warm start trains at most one epoch (warm.sft.num_train_epochs <= 1)")
     grpo = stage_config(
-        cfg, {"algo": "grpo", "time_limit_minutes": cfg.budget_minutes, **cfg.grpo}, base_model, pairs, out
+        cfg,
+        {"algo": "grpo", "time_limit_minutes": cfg.budget_minutes, **cfg.grpo},
+        base_model,
+        pairs,
+        out / "grpo",
     )
     fmt = grpo.format
     if fmt == "multitask":

@@ -138,7 +138,7 @@ def pointwise_trace(example: JudgeExample, pair: Pair, decision: str, restated: 
 
 # (example, pair, decision, restated, mark): `restated` is `_restate`'s text for pairwise examples, "" for
 # pointwise; `mark` writes the decision (`str`, or `decided` for marked traces)
-TEMPLATES: dict[str, Callable[..., str]] = {
+TEMPLATES: dict[str, Callable[[JudgeExample, Pair, str, str, Mark], str]] = {
     "pairwise_verdict": pairwise_verdict_trace,
     "pairwise_verdict_short": pairwise_verdict_trace,
     "pairwise_scores": pairwise_scores_trace,
