@@ -58,6 +58,7 @@ def test_learning_check_smoke(tiny_model_dir: Path, tmp_path: Path) -> None:
             "grpo.grpo.per_device_train_batch_size=4",
             "reference_epochs=1",
             "warm.traces.mask_decision=true",
+            "warm.traces.max_examples=4",
         ],
     )
     run(cfg)
@@ -72,6 +73,8 @@ def test_learning_check_smoke(tiny_model_dir: Path, tmp_path: Path) -> None:
     parse = get_format("pairwise_verdict_short").parse  # the judge format's own parser
     for stage, told in (("reference", True), ("warm", False)):
         rows = [json.loads(ln) for ln in (out / stage / "sft_traces.jsonl").read_text().splitlines()]
+        # the warm start's example cap is not the reference's: it trains on both orders of every pair
+        assert len(rows) == (2 * result["data"]["train_pairs"] if told else 4)
         right = ["A" if r["order"] == "ab" else "B" for r in rows]
         said = [parse(r["completion"][0]["content"]).verdict for r in rows]
         assert (said == right) is told
