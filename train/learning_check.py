@@ -103,8 +103,13 @@ def stage_config(
 def reference_config(cfg: LearningCheckConfig, model: str, pairs: Path, out: Path) -> TrainConfig:
     """The warm start's recipe told the answers: label's verdicts in its traces (and learned: never masked),
     on every training pair (no example cap), `reference_epochs` epochs."""
-    traces = {**cfg.warm.get("traces", {}), "label_policy": "correct", "mask_decision": False}
-    traces["max_examples"] = None  # every training pair: the warm start's cap is the format check's, not its
+    # every training pair (max_examples: the warm start's cap is the format check's, not the reference's)
+    traces = {
+        **cfg.warm.get("traces", {}),
+        "label_policy": "correct",
+        "mask_decision": False,
+        "max_examples": None,
+    }
     sft = {**cfg.warm.get("sft", {}), "num_train_epochs": cfg.reference_epochs}
     return stage_config(cfg, {"algo": "sft", **cfg.warm, "traces": traces, "sft": sft}, model, pairs, out)
 

@@ -20,7 +20,7 @@ from j1.train.config import SFT_DEFAULTS, TraceConfig, trainer_args
 from j1.train.examples import JudgeExample
 from j1.train.session import Session, TrainResult
 from j1.train.traces import (
-    LABEL_POLICIES,
+    check_label_policy,
     mark_samples,
     sample_with_backend,
     solve_questions,
@@ -49,8 +49,8 @@ def pick_groups(examples: list[JudgeExample], max_examples: int | None, seed: in
 def check_traces(tc: TraceConfig) -> None:
     if tc.source not in TRACE_SOURCES:
         raise J1Error(f"unknown traces.source {tc.source!r}; valid: {', '.join(TRACE_SOURCES)}")
-    if tc.source == "template" and tc.label_policy not in LABEL_POLICIES:
-        raise J1Error(f"unknown traces.label_policy {tc.label_policy!r}; valid: {', '.join(LABEL_POLICIES)}")
+    if tc.source == "template":
+        check_label_policy(tc.label_policy)
     if tc.samples < 1 or tc.max_tokens < 1:
         raise J1Error("traces.samples and traces.max_tokens must be >= 1")
     if tc.own_answer_source not in OWN_ANSWER_SOURCES:
@@ -153,10 +153,16 @@ def sft_rows(session: Session) -> list[dict[str, Any]]:
     rows = []
     for e, trace in kept:
         text, spans = unmark(trace)
-        row = {"prompt": e.row()["prompt"], "completion": [{"role": "assistant", "content": text}]}
-        rows.append({**row, "pair_id": e.pair_id, "order": e.order, "role": e.role})
+        row = {
+            "prompt": e.row()["prompt"],
+            "completion": [{"role": "assistant", "content": text}],
+            "pair_id": e.pair_id,
+            "order": e.order,
+            "role": e.role,
+        }
         if tc.mask_decision:
-            rows[-1]["masked"] = spans  # character spans of the decision in the completion's text
+            row["masked"] = spans  # character spans of the decision in the completion's text
+        rows.append(row)
     write_rows(cache, rows)
     session.counts["sft_examples"] = len(rows)
     return rows

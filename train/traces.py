@@ -149,6 +149,11 @@ LABEL_POLICIES = ("correct", "random", "random_pair")
 OTHER = {"A": "B", "B": "A", "good": "bad", "bad": "good"}
 
 
+def check_label_policy(policy: str) -> None:
+    if policy not in LABEL_POLICIES:
+        raise J1Error(f"unknown traces.label_policy {policy!r}; valid: {', '.join(LABEL_POLICIES)}")
+
+
 def template_traces(
     examples: Sequence[JudgeExample],
     pairs: dict[str, Pair],
@@ -173,8 +178,7 @@ def template_traces(
     response that agrees with it; where neither does, the policy's coin decides. No label is read: the
     decision is right exactly as often as the judge's own answer is.
     `marked`: the decisions are wrapped for `unmark` (see the module's docstring)."""
-    if policy not in LABEL_POLICIES:
-        raise J1Error(f"unknown traces.label_policy {policy!r}; valid: {', '.join(LABEL_POLICIES)}")
+    check_label_policy(policy)
     out = []
     for e in examples:
         if e.format not in TEMPLATES:
