@@ -407,6 +407,46 @@ def test_own_answers_of_the_model_decide_for_the_agreeing_response_in_both_order
     assert {next(iter(sides[i])) for i in range(20, 30)} == {"chosen", "rejected"}  # the coin
 
 
+@pytest.mark.parametrize("own_answers", [False, True])
+def test_each_compare_checks_the_responses_in_turn_until_one_matches(own_answers: bool) -> None:
+    """`compare="each"`: after its own answer the trace restates A and says whether it matches, stops there
+    if it does, else does the same for B; the verdict is the first response that matches (neither: the
+    coin). With the random_pair coin both orders side with the same response."""
+    import re
+
+    from j1.train.traces import template_traces
+
+    pairs = make_pairs(30)
+    examples = build_examples(assign_formats(pairs, {"pairwise_verdict_short": 1}))
+    by_id = {p.id: p for p in pairs}
+    # own answers of the model: 0-9 the chosen one's, 10-19 the rejected one's, 20-29 neither
+    own = {p.prompt: str(i + 1 if i < 10 else i + 2 if i < 20 else 999) for i, p in enumerate(pairs)}
+    traces = template_traces(
+        examples, by_id, "random_pair", seed=4, own_answer_first=True,
+        own_answers=own if own_answers else None, compare="each",
+    )  # fmt: skip
+    step = r"Response ([AB]) says (\S+), which (matches|does not match) my answer\."
+    sides: dict[str, set[str]] = {}
+    for e, t in zip(examples, traces, strict=True):
+        mine = re.match(r"<think>My own answer: (\S+)\. ", t).group(1)
+        checked = re.findall(step, t)
+        verdict = re.search(r"\[\[([AB])\]\]", t).group(1)
+        p = by_id[e.pair_id]
+        shown = {"A": p.chosen, "B": p.rejected} if e.order == "ab" else {"A": p.rejected, "B": p.chosen}
+        assert [c[0] for c in checked] == ["A", "B"][: len(checked)]
+        for side, said, result in checked:
+            assert said == shown[side].split()[-1].rstrip(".")
+            assert (result == "matches") == (said == mine)
+        if checked[-1][2] == "matches":
+            assert verdict == checked[-1][0] and "Neither" not in t
+        else:
+            assert len(checked) == 2 and "Neither response matches my answer." in t
+        assert f"Response {verdict} answers the question better." in t
+        sides.setdefault(e.pair_id, set()).add("chosen" if verdict == e.label else "rejected")
+    assert all(len(s) == 1 for s in sides.values())  # one side per pair, in both orders
+    assert {next(iter(s)) for s in sides.values()} == {"chosen", "rejected"}
+
+
 @pytest.mark.parametrize("fmt", ["pairwise_verdict_short", "pointwise"])
 def test_random_pair_traces_side_with_one_response_in_both_orders(fmt: str) -> None:
     """`label_policy: random_pair`: one coin per pair, on content. Both orders (pointwise: both roles) side

@@ -249,6 +249,7 @@ def test_trainable_layers_trains_only_the_top_layers(
         (["data.path=/nonexistent/pairs.jsonl"], "pairs file not found"),
         (["traces.source=teacher", "algo=sft"], "unknown traces.source 'teacher'"),
         (["algo=sft", "traces.own_answer_source=oracle"], "unknown traces.own_answer_source 'oracle'"),
+        (["algo=sft", "traces.own_answer_compare=lookup"], "unknown traces.own_answer_compare 'lookup'"),
         (
             ["algo=sft", "traces.own_answer_source=model"],
             "own_answer_source: model needs traces.own_answer_first",

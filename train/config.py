@@ -107,6 +107,10 @@ class TraceConfig:
     # `model` = the judge model's own greedy solution of the question (traces.judge backend; J1's reference
     # answer of its own, label-free): the trace decides for the response that agrees with it
     own_answer_source: str = "coin"
+    # own_answer_first: how the trace finds the response that agrees with its own answer: `named` after
+    # restating both; `each` checks each response right after restating it, in order, until one matches
+    # (a comparison of two nearby values instead of a look-up across the trace)
+    own_answer_compare: str = "named"
     # template, SFT: leave the decision out of the loss (the own answer's value where the trace has one, else
     # the verdict letters / scores): the warm start teaches the format and reasoning, not which side to pick
     mask_decision: bool = False

@@ -32,6 +32,7 @@ from j1.verifiers.mathcheck import quick_equal
 log = logging.getLogger(__name__)
 TRACE_SOURCES = ("template", "judge")
 OWN_ANSWER_SOURCES = ("coin", "model")
+OWN_ANSWER_COMPARES = ("named", "each")
 
 
 def pick_groups(examples: list[JudgeExample], max_examples: int | None, seed: int) -> list[JudgeExample]:
@@ -56,6 +57,10 @@ def check_traces(tc: TraceConfig) -> None:
     if tc.own_answer_source not in OWN_ANSWER_SOURCES:
         raise J1Error(
             f"unknown traces.own_answer_source {tc.own_answer_source!r}; valid: {', '.join(OWN_ANSWER_SOURCES)}"
+        )
+    if tc.own_answer_compare not in OWN_ANSWER_COMPARES:
+        raise J1Error(
+            f"unknown traces.own_answer_compare {tc.own_answer_compare!r}; valid: {', '.join(OWN_ANSWER_COMPARES)}"
         )
     if tc.own_answer_source == "model" and not tc.own_answer_first:
         raise J1Error("traces.own_answer_source: model needs traces.own_answer_first: true")
@@ -133,6 +138,7 @@ def sft_rows(session: Session) -> list[dict[str, Any]]:
                     tc.own_answer_first,
                     own_answers,
                     marked=tc.mask_decision,
+                    compare=tc.own_answer_compare,
                 ),
                 strict=True,
             )

@@ -77,11 +77,27 @@ def _restate(
     own: str | None = None,
     first: bool = False,
     mark: Mark = str,
+    compare: str = "named",
 ) -> str:
     """What each response says; with `mine`, also the answer the judge takes as its own (J1's "reference
     answer of your own"), named by its text, not its position: after the restatements, or with `first`
-    before them, followed by which response (`own`: "A"/"B", None = neither) agrees with it."""
+    before them, followed by which response (`own`: "A"/"B", None = neither) agrees with it: named after
+    both restatements (`compare: named`), or (`each`) each response checked against it in turn, right
+    after its restatement, until one matches."""
     a, b = _shown(example, pair)
+    if mine is not None and first and compare == "each":
+        steps = [f"My own answer: {mark(mine)}."]
+        for side, text in zip("AB", (a, b), strict=True):
+            match = side == own
+            steps.append(
+                f"Response {side} says {gist(text, pair.source)}, which "
+                f"{'matches' if match else 'does not match'} my answer."
+            )
+            if match:
+                break
+        else:
+            steps.append("Neither response matches my answer.")
+        return " ".join(steps)
     said = f"Response A says: {gist(a, pair.source)}. Response B says: {gist(b, pair.source)}."
     if mine is None:
         return said
@@ -163,6 +179,7 @@ def template_traces(
     own_answer_first: bool = False,
     own_answers: dict[str, str] | None = None,
     marked: bool = False,
+    compare: str = "named",
 ) -> list[str]:
     """One trace per example. `own_answer` (pairwise math examples): after restating both answers the
     trace names one as the judge's own: the label's under `correct`; under `random` a second seeded coin,
@@ -177,6 +194,10 @@ def template_traces(
     `solve_questions`), with `own_answer_first`: math traces open with that answer and decide for the
     response that agrees with it; where neither does, the policy's coin decides. No label is read: the
     decision is right exactly as often as the judge's own answer is.
+    `compare` (with `own_answer_first`): `named` restates both answers, then names the response that agrees;
+    `each` restates A and says whether it matches the own answer, stops there if it does, else does the same
+    for B, and decides for the first that matches. Each step compares two values a few tokens apart, where
+    `named` asks for a look-up across the trace (measured in the learning check recipe's comments).
     `marked`: the decisions are wrapped for `unmark` (see the module's docstring)."""
     check_label_policy(policy)
     out = []
@@ -204,8 +225,11 @@ def template_traces(
         elif (own_answer or own_answer_first) and not e.role and pair.source == "math":
             own = decision if own_answer_first else own_side
             mine = gist(_shown(e, pair)["AB".index(own)], pair.source)
+            if own_answer_first and compare == "each":
+                # checked in turn, the first response that says the same answer is the one that agrees
+                own = decision = agreeing_side(e, pair, mine) or own
         mark_own = decided if marked else str
-        restated = "" if e.role else _restate(e, pair, mine, own, own_answer_first, mark_own)
+        restated = "" if e.role else _restate(e, pair, mine, own, own_answer_first, mark_own, compare)
         # with an own answer the verdict follows from it (the trace's logic); without one it is the decision
         mark_verdict = decided if marked and mine is None else str
         out.append(TEMPLATES[e.format](e, pair, decision, restated, mark_verdict))
