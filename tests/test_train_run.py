@@ -251,6 +251,10 @@ def test_trainable_layers_trains_only_the_top_layers(
         (["algo=sft", "traces.own_answer_source=oracle"], "unknown traces.own_answer_source 'oracle'"),
         (["algo=sft", "traces.own_answer_compare=lookup"], "unknown traces.own_answer_compare 'lookup'"),
         (
+            ["algo=sft", "traces.own_answer_compare=each"],
+            "own_answer_compare: each needs traces.own_answer_first",
+        ),
+        (
             ["algo=sft", "traces.own_answer_source=model"],
             "own_answer_source: model needs traces.own_answer_first",
         ),

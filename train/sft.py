@@ -62,8 +62,12 @@ def check_traces(tc: TraceConfig) -> None:
         raise J1Error(
             f"unknown traces.own_answer_compare {tc.own_answer_compare!r}; valid: {', '.join(OWN_ANSWER_COMPARES)}"
         )
-    if tc.own_answer_source == "model" and not tc.own_answer_first:
-        raise J1Error("traces.own_answer_source: model needs traces.own_answer_first: true")
+    for key, value, default in (
+        ("own_answer_source", tc.own_answer_source, "coin"),
+        ("own_answer_compare", tc.own_answer_compare, "named"),
+    ):
+        if value != default and not tc.own_answer_first:
+            raise J1Error(f"traces.{key}: {value} needs traces.own_answer_first: true")
     if tc.mask_decision and tc.source != "template":
         raise J1Error(
             "traces.mask_decision needs traces.source: template (only templated traces know their decision)"

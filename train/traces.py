@@ -81,9 +81,8 @@ def _restate(
 ) -> str:
     """What each response says; with `mine`, also the answer the judge takes as its own (J1's "reference
     answer of your own"), named by its text, not its position: after the restatements, or with `first`
-    before them, followed by which response (`own`: "A"/"B", None = neither) agrees with it: named after
-    both restatements (`compare: named`), or (`each`) each response checked against it in turn, right
-    after its restatement, until one matches."""
+    before them, followed by which response (`own`: "A"/"B", None = neither) agrees with it, as `compare`
+    says (see `template_traces`)."""
     a, b = _shown(example, pair)
     if mine is not None and first and compare == "each":
         steps = [f"My own answer: {mark(mine)}."]
