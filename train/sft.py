@@ -20,7 +20,9 @@ from j1.train.config import SFT_DEFAULTS, TraceConfig, trainer_args
 from j1.train.examples import JudgeExample
 from j1.train.session import Session, TrainResult
 from j1.train.traces import (
-    check_label_policy,
+    COMPARES,
+    LABEL_POLICIES,
+    check_choice,
     mark_samples,
     sample_with_backend,
     solve_questions,
@@ -32,7 +34,6 @@ from j1.verifiers.mathcheck import quick_equal
 log = logging.getLogger(__name__)
 TRACE_SOURCES = ("template", "judge")
 OWN_ANSWER_SOURCES = ("coin", "model")
-OWN_ANSWER_COMPARES = ("named", "each")
 
 
 def pick_groups(examples: list[JudgeExample], max_examples: int | None, seed: int) -> list[JudgeExample]:
@@ -48,20 +49,13 @@ def pick_groups(examples: list[JudgeExample], max_examples: int | None, seed: in
 
 
 def check_traces(tc: TraceConfig) -> None:
-    if tc.source not in TRACE_SOURCES:
-        raise J1Error(f"unknown traces.source {tc.source!r}; valid: {', '.join(TRACE_SOURCES)}")
+    check_choice("source", tc.source, TRACE_SOURCES)
     if tc.source == "template":
-        check_label_policy(tc.label_policy)
+        check_choice("label_policy", tc.label_policy, LABEL_POLICIES)
     if tc.samples < 1 or tc.max_tokens < 1:
         raise J1Error("traces.samples and traces.max_tokens must be >= 1")
-    if tc.own_answer_source not in OWN_ANSWER_SOURCES:
-        raise J1Error(
-            f"unknown traces.own_answer_source {tc.own_answer_source!r}; valid: {', '.join(OWN_ANSWER_SOURCES)}"
-        )
-    if tc.own_answer_compare not in OWN_ANSWER_COMPARES:
-        raise J1Error(
-            f"unknown traces.own_answer_compare {tc.own_answer_compare!r}; valid: {', '.join(OWN_ANSWER_COMPARES)}"
-        )
+    check_choice("own_answer_source", tc.own_answer_source, OWN_ANSWER_SOURCES)
+    check_choice("own_answer_compare", tc.own_answer_compare, COMPARES)
     for key, value, default in (
         ("own_answer_source", tc.own_answer_source, "coin"),
         ("own_answer_compare", tc.own_answer_compare, "named"),

@@ -164,9 +164,13 @@ LABEL_POLICIES = ("correct", "random", "random_pair")
 OTHER = {"A": "B", "B": "A", "good": "bad", "bad": "good"}
 
 
-def check_label_policy(policy: str) -> None:
-    if policy not in LABEL_POLICIES:
-        raise J1Error(f"unknown traces.label_policy {policy!r}; valid: {', '.join(LABEL_POLICIES)}")
+COMPARES = ("named", "each")  # own_answer_first: how the trace finds the agreeing response (template_traces)
+
+
+def check_choice(key: str, value: str, valid: Sequence[str]) -> None:
+    """`traces.<key>` is one of `valid`."""
+    if value not in valid:
+        raise J1Error(f"unknown traces.{key} {value!r}; valid: {', '.join(valid)}")
 
 
 def template_traces(
@@ -198,7 +202,8 @@ def template_traces(
     for B, and decides for the first that matches. Each step compares two values a few tokens apart, where
     `named` asks for a look-up across the trace (measured in the learning check recipe's comments).
     `marked`: the decisions are wrapped for `unmark` (see the module's docstring)."""
-    check_label_policy(policy)
+    check_choice("label_policy", policy, LABEL_POLICIES)
+    check_choice("own_answer_compare", compare, COMPARES)
     out = []
     for e in examples:
         if e.format not in TEMPLATES:
