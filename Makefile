@@ -67,10 +67,13 @@ bench: install
 clean:
 	rm -rf $(VENV) build *.egg-info runs
 
-# The proof that j1's GRPO loop learns (issue #4): synth on the embedded default -> held-out split -> base,
-# format warm start, GRPO (each judged on the held-out pairs) in < 30 min on 2 cores; writes
-# runs/learning-check/learning_check.json. Reruns reuse the synth pairs in runs/learning-check/synth.
+# The learning benchmark (bench/learning): pairs from `j1 synth`, 200 held out by prompt, base and label-free
+# warm judges, the headroom probe, then the arms (LEARNING_ARMS, default the timed GRPO arm); every finished
+# stage is cached, so `make learning-check LEARNING_ARMS=hint,shuffled,reference,dpo,semi_online_dpo` adds arms
+# one at a time. Writes runs/learning-check/learning.{json,md,png}.
+LEARNING_ARMS ?= grpo
+LEARNING_ARGS ?=
 .PHONY: learning-check
 learning-check: install
 	$(BIN)/j1 models pull smollm2-135m
-	$(BIN)/python -m j1.train.learning_check --recipe train/recipes/learning_check.yaml $(LEARNING_CHECK_ARGS)
+	$(BIN)/python -m bench.learning --arms $(LEARNING_ARMS) $(LEARNING_ARGS)

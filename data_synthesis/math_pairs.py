@@ -23,6 +23,10 @@ class MathConfig:
     enabled: bool = True
     sources: list[SourceConfig] = field(default_factory=lambda: [SourceConfig(name="procedural")])
     procedural_count: int = 48  # size of the embedded set (sources without path/hub)
+    procedural_levels: list[int] = field(
+        default_factory=list
+    )  # embedded set: these levels only (empty = all)
+    procedural_kinds: list[str] = field(default_factory=list)  # ... and these kinds only (procedural.KINDS)
     samples: int = 4  # N solutions per problem
     pairs_per_problem: int = 1
     temperature: float = 1.0
@@ -31,6 +35,9 @@ class MathConfig:
     system_prompt: str | None = "synth_math_system_v1"  # template name; null = no system turn
     verifier: str = "rule"
     verifier_options: dict[str, Any] = field(default_factory=dict)
+    # pair only responses whose character lengths differ by at most this factor (longer / shorter); the
+    # bound is symmetric, so it is blind to which side is right. None = any lengths
+    pair_length_ratio: float | None = None
 
 
 def conversations(items: list[Item], cfg: MathConfig) -> list[list[dict[str, str]]]:
@@ -79,7 +86,21 @@ def process_chunk(
         rng = random.Random(f"{seed}:{item.key}")
         rng.shuffle(correct)
         rng.shuffle(wrong)
-        for (c, cv), (w, wv) in list(zip(correct, wrong, strict=False))[: cfg.pairs_per_problem]:
+        matched = match_samples(correct, wrong, cfg.pairs_per_problem, cfg.pair_length_ratio)
+        if not matched:
+            rejects.append(
+                {
+                    "key": item.key,
+                    "stage": "math",
+                    "reason": "length_ratio",
+                    "prompt": item.text,
+                    "reference_answer": item.reference,
+                    "correct": len(correct),
+                    "wrong": len(wrong),
+                }
+            )
+            continue
+        for (c, cv), (w, wv) in matched:
             meta = {
                 "item": item.key,
                 "generator": generator,
@@ -97,6 +118,30 @@ def process_chunk(
             }
             pairs.append(Pair("math", item.text, c.text, w.text, reference_answer=item.reference, meta=meta))
     return pairs, rejects, counts
+
+
+def length_ratio(a: str, b: str) -> float:
+    """Longer over shorter character length (symmetric; an empty text makes it infinite)."""
+    lo, hi = sorted((len(a), len(b)))
+    return hi / lo if lo else float("inf")
+
+
+def match_samples(correct: list, wrong: list, limit: int, max_ratio: float | None) -> list[tuple[Any, Any]]:
+    """Up to `limit` (correct, wrong) couples, each sample used once, taken in the (seeded) order of the
+    two lists: with no bound the i-th correct meets the i-th wrong; with `max_ratio` the first unused
+    wrong sample within the length bound of each correct one in turn."""
+    if max_ratio is None:
+        return list(zip(correct, wrong, strict=False))[:limit]
+    out, used = [], set()
+    for c in correct:
+        for k, w in enumerate(wrong):
+            if k not in used and length_ratio(c[0].text, w[0].text) <= max_ratio:
+                used.add(k)
+                out.append((c, w))
+                break
+        if len(out) == limit:
+            break
+    return out
 
 
 def _distinct(pool: list) -> list:

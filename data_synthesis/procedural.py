@@ -1,15 +1,18 @@
 """The embedded math set: arithmetic word problems generated from a seed, with exact answers.
 
 Small models (SmolLM2-135M answers "12 + 30 = 32") get these wrong often enough for rejection sampling to
-find verified-correct and verified-wrong solutions of the same problem. Three difficulty levels, mixed
-evenly so the pairs are balanced across difficulty.
+find verified-correct and verified-wrong solutions of the same problem. Eight kinds in three difficulty
+levels (`KINDS`), mixed evenly over levels so the pairs are balanced across difficulty; `levels` and `kinds`
+narrow the mix (e.g. level 1 only: short arithmetic questions, cheap to judge).
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
+
+from j1 import J1Error
 
 NAMES = ["Ava", "Ben", "Chloe", "Dev", "Elena", "Farid", "Grace", "Hiro", "Ines", "Jonas", "Kemi", "Liam"]
 THINGS = ["apples", "books", "marbles", "stickers", "pencils", "cookies", "shells", "coins"]
@@ -67,23 +70,63 @@ def _percent(r: random.Random) -> Problem:
     return f"What is {pct}% of {base}?", base * pct // 100
 
 
-LEVELS: dict[int, list[Callable[[random.Random], Problem]]] = {
-    1: [_add, _sub, _mul],
-    2: [_story_add, _story_share, _percent],
-    3: [_two_step, _linear],
+# kind -> (level, generator); the order within a level is part of the seeded stream: append, never reorder
+KINDS: dict[str, tuple[int, Callable[[random.Random], Problem]]] = {
+    "add": (1, _add),
+    "sub": (1, _sub),
+    "mul": (1, _mul),
+    "story_add": (2, _story_add),
+    "story_share": (2, _story_share),
+    "percent": (2, _percent),
+    "two_step": (3, _two_step),
+    "linear": (3, _linear),
 }
+LEVELS = sorted({level for level, _ in KINDS.values()})
+MAX_MISSES = 10_000  # consecutive duplicate draws before the kinds are declared exhausted
 
 
-def generate_problems(count: int = 200, seed: int = 0) -> list[dict[str, Any]]:
-    """`count` distinct problems, levels in turn, as rows of the Item source format."""
+def select_kinds(levels: Sequence[int] = (), kinds: Sequence[str] = ()) -> dict[int, list[str]]:
+    """level -> the kinds drawn at that level: every kind of `levels` (empty = all levels), narrowed to
+    `kinds` when given. Unknown names, or a choice that leaves nothing, raise with the valid values."""
+    for level in levels:
+        if level not in LEVELS:
+            raise J1Error(f"unknown procedural level {level}; valid levels: {LEVELS}")
+    for kind in kinds:
+        if kind not in KINDS:
+            raise J1Error(f"unknown procedural kind {kind!r}; valid kinds: {', '.join(KINDS)}")
+    out: dict[int, list[str]] = {}
+    for name, (level, _) in KINDS.items():
+        if (not levels or level in levels) and (not kinds or name in kinds):
+            out.setdefault(level, []).append(name)
+    if not out:
+        raise J1Error(f"procedural levels {list(levels)} hold none of the kinds {list(kinds)}")
+    return out
+
+
+def generate_problems(
+    count: int = 200, seed: int = 0, levels: Sequence[int] = (), kinds: Sequence[str] = ()
+) -> list[dict[str, Any]]:
+    """`count` distinct problems, the chosen levels in turn (a seeded kind within each), as rows of the
+    Item source format. Raises when the chosen kinds have fewer than `count` distinct problems."""
+    chosen = select_kinds(levels, kinds)
+    order = sorted(chosen)
     r = random.Random(seed)
     rows: list[dict[str, Any]] = []
     seen: set[str] = set()
+    misses = 0
     while len(rows) < count:
-        level = 1 + len(rows) % len(LEVELS)
-        question, answer = r.choice(LEVELS[level])(r)
+        level = order[len(rows) % len(order)]
+        kind = r.choice(chosen[level])
+        question, answer = KINDS[kind][1](r)
         if question in seen:
+            misses += 1
+            if misses > MAX_MISSES:
+                raise J1Error(
+                    f"procedural kinds {sum(chosen.values(), [])} give only {len(rows)} distinct problems "
+                    f"(math.procedural_count={count}): lower the count or add kinds"
+                )
             continue
+        misses = 0
         seen.add(question)
-        rows.append({"question": question, "answer": str(answer), "level": f"Level {level}"})
+        rows.append({"question": question, "answer": str(answer), "level": f"Level {level}", "type": kind})
     return rows

@@ -23,7 +23,7 @@ from j1.backends import make_backend
 from j1.data_synthesis import chat_pairs, math_pairs
 from j1.data_synthesis.embedded_instructions import instruction_rows
 from j1.data_synthesis.journal import Journal
-from j1.data_synthesis.procedural import generate_problems
+from j1.data_synthesis.procedural import generate_problems, select_kinds
 from j1.data_synthesis.sources import BadRow, Item, SourceConfig, instruction_items, math_items
 from j1.generate import BackendConfig
 from j1.manifest import RunManifest
@@ -55,7 +55,12 @@ class MathRecipe:
 
     @staticmethod
     def items(cfg: SynthConfig, src: SourceConfig, on_bad: Callable[[BadRow], None]) -> Iterator[Item]:
-        return math_items(src, lambda: generate_problems(cfg.math.procedural_count, cfg.seed), on_bad)
+        m = cfg.math
+        return math_items(
+            src,
+            lambda: generate_problems(m.procedural_count, cfg.seed, m.procedural_levels, m.procedural_kinds),
+            on_bad,
+        )
 
     def __init__(self, cfg: SynthConfig, backend: Any, generator: str) -> None:
         from j1.verifiers import make_verifier
@@ -136,7 +141,20 @@ def _load(cfg: SynthConfig, counts: dict[str, Any]) -> dict[str, list[Item]]:
     return out
 
 
+def check(cfg: SynthConfig) -> None:
+    """Settings that no source row can fix, refused before anything is read or generated."""
+    m = cfg.math
+    select_kinds(m.procedural_levels, m.procedural_kinds)
+    if m.pair_length_ratio is not None and m.pair_length_ratio < 1:
+        raise J1Error(
+            f"math.pair_length_ratio={m.pair_length_ratio}: a bound on longer/shorter, >= 1 (or null)"
+        )
+    if m.samples < 1 or m.pairs_per_problem < 1:
+        raise J1Error("math.samples and math.pairs_per_problem must be >= 1")
+
+
 def run(cfg: SynthConfig, command: str = "j1 synth") -> Path:
+    check(cfg)
     out = Path(cfg.out)
     with RunManifest(out, command, cfg) as manifest:
         counts = manifest.counts

@@ -7,7 +7,7 @@ share, a confidence. Pointwise judges score each response on its own, each disti
 once, and the verdict compares mean scores (mean-score@N).
 
 Baselines anyone can recompute by hand: `longer` / `shorter` pick by character length (equal = tie),
-`random` flips a coin seeded by the task's content.
+`random` flips a coin seeded by the task's content, `always_a` / `always_b` name one position.
 """
 
 from __future__ import annotations
@@ -148,8 +148,20 @@ def _mean_scores(judgments: list[Judgment], keys: tuple[str, ...]) -> dict[str, 
     return out
 
 
+class PositionJudge:
+    """`always_a` / `always_b`: the same position every time (a judge with total position bias)."""
+
+    def __init__(self, side: str) -> None:
+        self.name, self.side = f"always_{side.lower()}", side
+
+    def decide(self, tasks: list[Task]) -> list[Decision]:
+        return [Decision(self.side, raw=[f"always {self.side}"], agreement=1.0) for _ in tasks]
+
+
 BASELINES: dict[str, Any] = {
     "longer": lambda seed: LengthJudge("longer"),
     "shorter": lambda seed: LengthJudge("shorter"),
     "random": lambda seed: RandomJudge(seed),
+    "always_a": lambda seed: PositionJudge("A"),
+    "always_b": lambda seed: PositionJudge("B"),
 }

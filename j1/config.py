@@ -62,7 +62,17 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
         return {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: a recipe must be a mapping of keys, got {type(data).__name__}")
-    return data
+    return unshare(data)
+
+
+def unshare(node: Any) -> Any:
+    """A copy in which no section is shared: YAML anchors (`&a` ... `*a`) load as one object, so an
+    override of one aliased section would otherwise change every section that reuses it."""
+    if isinstance(node, dict):
+        return {k: unshare(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [unshare(v) for v in node]
+    return node
 
 
 def apply_override(data: dict[str, Any], assignment: str) -> None:
@@ -156,6 +166,9 @@ def _coerce(tp: Any, value: Any, source: str, key: str) -> Any:
     if origin in (dict, Mapping) or tp is dict:
         if not isinstance(value, Mapping):
             raise ConfigError(f"{source}: {key} must be a mapping, got {value!r}")
+        inner = (typing.get_args(tp) or (Any, Any))[-1]
+        if dataclasses.is_dataclass(inner):  # a named set of sections: each value built and checked
+            return {k: _coerce(inner, v, source, f"{key}.{k}") for k, v in value.items()}
         return dict(value)
     if tp is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)

@@ -20,6 +20,15 @@ def hf(tiny_model_dir: Path):
         yield backend
 
 
+def test_a_final_assistant_message_is_continued(hf) -> None:
+    """A conversation that ends with an assistant message is a prefill: the text ends inside that message."""
+    conv = [{"role": "user", "content": "What is 2 + 2?"}, {"role": "assistant", "content": "2 + 2 ="}]
+    text = hf.render(conv)
+    assert text == hf.render(conv[:1]) + "2 + 2 ="  # the assistant turn opened, its text continued
+    gen = hf.generate([conv], SamplingParams(n=1, max_tokens=2, temperature=0.0))
+    assert gen[0].prompt == text
+
+
 def test_registry_errors_list_valid_names(tiny_model_dir: Path) -> None:
     with pytest.raises(J1Error, match="valid backends: hf, openai, vllm"):
         make_backend("tgi", "x")

@@ -100,3 +100,22 @@ def test_exponent_floats_are_floats(tmp_path: Path) -> None:
     recipe.write_text("grpo: {learning_rate: 1e-5, beta: 4E-2, name: 1e5x}\n")
     data = load_config(TrainConfig, recipe, ["grpo.max_grad_norm=5e-1"]).grpo
     assert data == {"learning_rate": 1e-5, "beta": 0.04, "name": "1e5x", "max_grad_norm": 0.5}
+
+
+@dataclass
+class Arm:
+    train: dict = field(default_factory=dict)
+
+
+@dataclass
+class Arms:
+    arms: dict[str, Arm] = field(default_factory=dict)  # a named set of sections, each built and checked
+
+
+def test_yaml_anchors_are_copies_an_override_changes_one(tmp_path: Path) -> None:
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("arms:\n  a: {train: &t {steps: 2, lr: 1}}\n  b: {train: *t}\n")
+    cfg = load_config(Arms, recipe, ["arms.b.train.steps=5"])
+    assert cfg.arms["a"].train == {"steps": 2, "lr": 1} and cfg.arms["b"].train == {"steps": 5, "lr": 1}
+    with pytest.raises(ConfigError, match="arms.b.trian"):
+        load_config(Arms, recipe, ["arms.b.trian=1"])

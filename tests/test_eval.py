@@ -11,7 +11,7 @@ import pytest
 
 from j1 import J1Error
 from j1.config import load_config
-from j1.eval.judges import LengthJudge, RandomJudge, Task, majority
+from j1.eval.judges import BASELINES, LengthJudge, RandomJudge, Task, majority
 from j1.eval.run import EvalConfig, official_order, run, subsets_for
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -53,6 +53,8 @@ def test_baselines_by_hand() -> None:
     assert [d.verdict for d in RandomJudge(1).decide(tasks)] == [
         d.verdict for d in RandomJudge(1).decide(tasks)
     ]
+    assert [d.verdict for d in BASELINES["always_a"](0).decide(tasks)] == ["A", "A", "A"]
+    assert [d.verdict for d in BASELINES["always_b"](0).decide(tasks)] == ["B", "B", "B"]
 
 
 def test_official_order_is_seeded() -> None:

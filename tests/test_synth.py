@@ -198,6 +198,51 @@ def test_skip_bad_counts_rows(tmp_path: Path, scripted) -> None:
     assert counts["bad_rows"] == 1 and "missing field 'answer'" in counts["bad_row_examples"][0]
 
 
+def test_procedural_levels_and_kinds_narrow_the_mix() -> None:
+    from j1.data_synthesis.procedural import KINDS
+
+    assert [r["question"] for r in generate_problems(30, 0, [1, 2, 3])] == [
+        r["question"] for r in generate_problems(30, 0)
+    ]  # all levels named = the default mix
+    rows = generate_problems(60, 0, levels=[1], kinds=["add", "mul"])
+    assert {r["type"] for r in rows} == {"add", "mul"} and {r["level"] for r in rows} == {"Level 1"}
+    assert all(KINDS[r["type"]][0] == 1 for r in rows)
+    assert {r["type"] for r in generate_problems(20, 0, levels=[2])} <= {
+        "story_add",
+        "story_share",
+        "percent",
+    }
+    with pytest.raises(J1Error, match="valid kinds: add, sub, mul"):
+        generate_problems(5, 0, kinds=["div"])
+    with pytest.raises(J1Error, match="valid levels"):
+        generate_problems(5, 0, levels=[4])
+    with pytest.raises(J1Error, match="hold none"):
+        generate_problems(5, 0, levels=[1], kinds=["linear"])
+    with pytest.raises(J1Error, match="distinct problems"):
+        generate_problems(300, 0, kinds=["mul"])  # 17 x 10 distinct products
+
+
+def test_pair_length_ratio_pairs_responses_of_similar_length(
+    tmp_path: Path, scripted: ScriptedBackend
+) -> None:
+    from j1.data_synthesis.math_pairs import length_ratio, match_samples
+
+    sample = lambda text: (Sample(text, 1, "stop"), None)  # noqa: E731
+    right = [sample("x" * 100), sample("x" * 10)]
+    wrong = [sample("y" * 11), sample("y" * 300)]
+    assert [(c[0].text, w[0].text) for c, w in match_samples(right, wrong, 2, None)] == [
+        ("x" * 100, "y" * 11), ("x" * 10, "y" * 300)
+    ]  # fmt: skip
+    assert [(len(c[0].text), len(w[0].text)) for c, w in match_samples(right, wrong, 2, 1.5)] == [(10, 11)]
+    assert length_ratio("ab", "abcd") == length_ratio("abcd", "ab") == 2.0  # blind to which side is right
+    # end to end: the scripted answers "So \\boxed{12}." (right) and "So \\boxed{13}." are within any bound
+    out = synth_run.run(small_cfg(tmp_path, "math.pair_length_ratio=1.0", "chat.enabled=false"))
+    pairs = read(out / "pairs.jsonl")
+    assert pairs and all(len(p["chosen"]) == len(p["rejected"]) for p in pairs)
+    with pytest.raises(J1Error, match="pair_length_ratio"):
+        synth_run.run(small_cfg(tmp_path, "math.pair_length_ratio=0.5"))
+
+
 def test_shipped_recipes_load() -> None:
     recipes = sorted((ROOT / "data_synthesis" / "recipes").glob("*.yaml"))
     assert len(recipes) >= 3

@@ -447,6 +447,59 @@ def test_each_compare_checks_the_responses_in_turn_until_one_matches(own_answers
     assert {next(iter(s)) for s in sides.values()} == {"chosen", "rejected"}
 
 
+@pytest.mark.parametrize(
+    ("question", "expression"),
+    [
+        ("What is 14 times 4?", "14 times 4"),
+        ("What is 46 + 27?", "46 + 27"),
+        ("  what is 151 - 38?  ", "151 - 38"),
+        ("What is 25% of 80?", None),
+        ("Solve for x: 2x + 3 = 7.", None),
+        ("What is the capital of France?", None),
+    ],
+)
+def test_question_expression(question: str, expression: str | None) -> None:
+    from j1.train.traces import question_expression
+
+    assert question_expression(question) == expression
+
+
+def test_equation_form_writes_the_computation_and_decides_by_its_value() -> None:
+    """`form="equation"`: the own answer is the equation the question asks for; the value after "=" decides.
+    Own answers of the model arrive written ("i + 1 = v"); a coin's (or the label's) is written from the
+    response it names."""
+    import re
+
+    from j1.train.traces import template_traces
+
+    pairs = make_pairs(6)
+    examples = build_examples(assign_formats(pairs, {"pairwise_verdict_short": 1}))
+    by_id = {p.id: p for p in pairs}
+    own = {p.prompt: f"{i} + 1 = {i + 1 if i < 3 else i + 2}" for i, p in enumerate(pairs)}
+    model = template_traces(
+        examples,
+        by_id,
+        "random_pair",
+        0,
+        own_answer_first=True,
+        own_answers=own,
+        compare="each",
+        form="equation",
+    )
+    told = template_traces(
+        examples, by_id, "correct", 0, own_answer_first=True, compare="each", form="equation"
+    )
+    for e, m, t in zip(examples, model, told, strict=True):
+        i = int(by_id[e.pair_id].prompt.split()[2])
+        assert m.startswith(f"<think>My own answer: {own[by_id[e.pair_id].prompt]}. Response A says")
+        verdict = re.search(r"\[\[([AB])\]\]", m).group(1)
+        assert (verdict == e.label) is (i < 3)
+        assert t.startswith(f"<think>My own answer: {i} + 1 = {i + 1}. ")
+        assert re.search(r"\[\[([AB])\]\]", t).group(1) == e.label
+    with pytest.raises(J1Error, match="own_answer_form"):
+        template_traces(examples, by_id, "correct", 0, own_answer_first=True, form="sentence")
+
+
 @pytest.mark.parametrize("fmt", ["pairwise_verdict_short", "pointwise"])
 def test_random_pair_traces_side_with_one_response_in_both_orders(fmt: str) -> None:
     """`label_policy: random_pair`: one coin per pair, on content. Both orders (pointwise: both roles) side

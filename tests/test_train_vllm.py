@@ -136,3 +136,31 @@ def test_grpo_with_vllm_colocate_on_cpu(tiny_model_dir: Path, tmp_path: Path, j1
 
 
 LOGP_TOLERANCE = 0.05
+
+
+# vLLM (bf16 on CPUs with bf16 instructions) and the float32 trainer compute the probe's mean per-token
+# log-probability a few 1e-3 apart on the tiny model (measured: 2e-4 at the start, 7e-3 after 8 steps);
+# 8 steps at lr 3e-2 move it by several nats (measured: -6.1 -> -13.1) while the reward goes 0.49 -> 1.0.
+PROBE_TOLERANCE = 0.02
+
+
+@pytest.mark.slow
+def test_optimizer_steps_reach_the_rollouts(tiny_model_dir: Path, tmp_path: Path, j1_env) -> None:
+    """GRPO through j1's trainer and vLLM colocate on the tiny model, with a reward it can always move: the
+    reward rises, and the engine that samples the rollouts scores a fixed probe completion differently
+    after the steps than before, and as the trainer's updated weights score it (within PROBE_TOLERANCE),
+    while TRL's per-step vLLM-vs-trainer log-prob gap stays small: the rollouts come from current weights."""
+    script = Path(__file__).parent / "scripts" / "grpo_loop_probe.py"
+    proc = subprocess.run(
+        [sys.executable, str(script), str(tiny_model_dir), str(tmp_path)],
+        env=j1_env, capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    r = json.loads((tmp_path / "probe.json").read_text())
+    rewards = r["rewards"]
+    assert len(rewards) == 8
+    assert sum(rewards[-3:]) / 3 > sum(rewards[:3]) / 3 + 0.1, rewards
+    assert abs(r["start"]["engine"] - r["start_weights_trainer"]) < PROBE_TOLERANCE, r
+    assert abs(r["end"]["engine"] - r["end"]["trainer"]) < PROBE_TOLERANCE, r
+    assert abs(r["end"]["engine"] - r["start"]["engine"]) > 5 * PROBE_TOLERANCE, r
+    assert max(r["sampling_logp_difference"]) < LOGP_TOLERANCE, r["sampling_logp_difference"]

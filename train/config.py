@@ -111,6 +111,10 @@ class TraceConfig:
     # restating both; `each` checks each response right after restating it, in order, until one matches
     # (a comparison of two nearby values instead of a look-up across the trace)
     own_answer_compare: str = "named"
+    # own_answer_source model: `value` = the model's final answer to the question as `j1 synth` asks it;
+    # `equation` = for "What is <expression>?" questions, the model continues "<expression> =" and the
+    # trace writes that equation ("My own answer: 14 times 4 = 56"): the computation at the decision point
+    own_answer_form: str = "value"
     # template, SFT: leave the decision out of the loss (the own answer's value where the trace has one, else
     # the verdict letters / scores): the warm start teaches the format and reasoning, not which side to pick
     mask_decision: bool = False

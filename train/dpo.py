@@ -131,6 +131,9 @@ def train_semi_online(session: Session) -> TrainResult:
     schedule = get_scheduler(args.lr_scheduler_type, optimizer, args.get_warmup_steps(total), total)
     trainer, stats, done = None, [], 0
     for rnd in range(so.rounds):
+        if session.past_deadline():
+            log.info("semi-online DPO: time_limit_minutes reached after %d rounds", rnd)
+            break
         examples = round_examples(session, rnd, so.pairs_per_round)
         samples = generate_with_model(
             model, session.tokenizer, examples, tc.samples, tc.temperature, tc.max_tokens, cfg.seed + rnd

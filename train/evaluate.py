@@ -73,13 +73,22 @@ def eval_file(
     options: dict[str, Any] | None = None,
     baselines: Sequence[str] = BASELINES,
     seed: int = 0,
+    samples: int = 1,
+    temperature: float = 0.0,
 ) -> dict[str, Any]:
-    """`j1 eval` of `model` on one held-out pairs file; the metrics of its report."""
+    """`j1 eval` of `model` on one held-out pairs file; the metrics of its report. `samples` > 1 (with a
+    `temperature`) judges each order by the majority of that many samples (self-consistency@N)."""
     from j1.eval.run import EvalConfig, JudgeConfig, load_report
     from j1.eval.run import run as j1_eval
 
     judge = JudgeConfig(
-        name=model, backend=backend, format=fmt, max_tokens=max_tokens, options=dict(options or {})
+        name=model,
+        backend=backend,
+        format=fmt,
+        max_tokens=max_tokens,
+        options=dict(options or {}),
+        samples=samples,
+        temperature=temperature,
     )
     cfg = EvalConfig(
         out=str(out_dir), judge=judge, benchmarks=[f"pairs={heldout}"], seed=seed, baselines=list(baselines)
@@ -104,6 +113,8 @@ def evaluate(
     options: dict[str, Any] | None = None,
     baselines: Sequence[str] = BASELINES,
     counts: dict[str, Any] | None = None,
+    samples: int = 1,
+    temperature: float = 0.0,
 ) -> dict[str, Any]:
     """Score `model` on the held-out `pairs` with `j1 eval`, one eval per judge format of `mixture`."""
     counts = {} if counts is None else counts
@@ -119,7 +130,7 @@ def evaluate(
         folder = out_dir if len(by_fmt) == 1 else out_dir / fmt
         results[fmt] = eval_file(
             model, path, fmt, folder, backend=backend, max_tokens=max_tokens, options=options,
-            baselines=baselines, seed=seed,
+            baselines=baselines, seed=seed, samples=samples, temperature=temperature,
         )  # fmt: skip
     if not results:
         raise J1Error(f"no held-out pair fits data.max_prompt_tokens={data.max_prompt_tokens}")

@@ -70,6 +70,11 @@ class Session:
             cbs.append(tensorboard_callback(self.out / "tensorboard"))
         return cbs
 
+    def past_deadline(self) -> bool:
+        """`time_limit_minutes` has run out (algorithms with their own loop check it between rounds)."""
+        limit = self.cfg.time_limit_minutes
+        return limit is not None and time.time() > self.started + 60 * limit
+
     def freeze(self, model: Any) -> Any:
         """Apply `trainable_layers` to a loaded model (before its trainer builds the optimizer)."""
         if self.cfg.trainable_layers is not None:

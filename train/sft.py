@@ -21,8 +21,10 @@ from j1.train.examples import JudgeExample
 from j1.train.session import Session, TrainResult
 from j1.train.traces import (
     COMPARES,
+    FORMS,
     LABEL_POLICIES,
     check_choice,
+    final_value,
     mark_samples,
     sample_with_backend,
     solve_questions,
@@ -56,6 +58,9 @@ def check_traces(tc: TraceConfig) -> None:
         raise J1Error("traces.samples and traces.max_tokens must be >= 1")
     check_choice("own_answer_source", tc.own_answer_source, OWN_ANSWER_SOURCES)
     check_choice("own_answer_compare", tc.own_answer_compare, COMPARES)
+    check_choice("own_answer_form", tc.own_answer_form, FORMS)
+    if tc.own_answer_form != "value" and not tc.own_answer_first:
+        raise J1Error(f"traces.own_answer_form: {tc.own_answer_form} needs traces.own_answer_first: true")
     for key, value, default in (
         ("own_answer_source", tc.own_answer_source, "coin"),
         ("own_answer_compare", tc.own_answer_compare, "named"),
@@ -104,9 +109,11 @@ def own_solutions(session: Session, examples: list[JudgeExample]) -> dict[str, s
         model,
         tc.judge.name,
     )
-    own = solve_questions(questions, tc.judge.name, model, tc.judge.options, session.cfg.seed)
+    own = solve_questions(
+        questions, tc.judge.name, model, tc.judge.options, session.cfg.seed, tc.own_answer_form
+    )
     right = [
-        p.reference_answer is not None and quick_equal(p.reference_answer, own[p.prompt]) is True
+        p.reference_answer is not None and quick_equal(p.reference_answer, final_value(own[p.prompt])) is True
         for p in {p.prompt: p for p in pairs if p.source == "math"}.values()
     ]
     session.counts["own_answers"] = {"questions": len(right), "right": sum(right)}  # measured, never used
@@ -137,6 +144,7 @@ def sft_rows(session: Session) -> list[dict[str, Any]]:
                     own_answers,
                     marked=tc.mask_decision,
                     compare=tc.own_answer_compare,
+                    form=tc.own_answer_form,
                 ),
                 strict=True,
             )

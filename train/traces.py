@@ -183,6 +183,7 @@ def template_traces(
     own_answers: dict[str, str] | None = None,
     marked: bool = False,
     compare: str = "named",
+    form: str = "value",
 ) -> list[str]:
     """One trace per example. `own_answer` (pairwise math examples): after restating both answers the
     trace names one as the judge's own: the label's under `correct`; under `random` a second seeded coin,
@@ -201,8 +202,11 @@ def template_traces(
     `each` restates A and says whether it matches the own answer, stops there if it does, else does the same
     for B, and decides for the first that matches. Each step compares two values a few tokens apart, where
     `named` asks for a look-up across the trace (measured in the learning check recipe's comments).
+    `form`: `equation` writes a coin's own answer as the equation the question asks for ("14 times 4 =
+    56"), as `solve_questions` writes the model's (`own_answers` arrive written).
     `marked`: the decisions are wrapped for `unmark` (see the module's docstring)."""
     check_choice("label_policy", policy, LABEL_POLICIES)
+    check_choice("own_answer_form", form, FORMS)
     check_choice("own_answer_compare", compare, COMPARES)
     out = []
     for e in examples:
@@ -224,7 +228,7 @@ def template_traces(
         own, mine = None, None
         if own_answers is not None and own_answer_first and not e.role and pair.source == "math":
             mine = own_answers.get(pair.prompt) or "none"
-            own = agreeing_side(e, pair, mine)
+            own = agreeing_side(e, pair, final_value(mine))
             decision = own or decision
         elif (own_answer or own_answer_first) and not e.role and pair.source == "math":
             own = decision if own_answer_first else own_side
@@ -232,6 +236,8 @@ def template_traces(
             if own_answer_first and compare == "each":
                 # checked in turn, the first response that says the same answer is the one that agrees
                 own = decision = agreeing_side(e, pair, mine) or own
+            expr = question_expression(pair.prompt) if form == "equation" else None
+            mine = f"{expr} = {mine}" if expr else mine
         mark_own = decided if marked else str
         restated = "" if e.role else _restate(e, pair, mine, own, own_answer_first, mark_own, compare)
         # with an own answer the verdict follows from it (the trace's logic); without one it is the decision
@@ -278,25 +284,60 @@ def sample_with_backend(
 
 
 def solve_questions(
-    questions: Sequence[str], backend: str, model: str, options: dict[str, Any], seed: int
+    questions: Sequence[str],
+    backend: str,
+    model: str,
+    options: dict[str, Any],
+    seed: int,
+    form: str = "value",
 ) -> dict[str, str]:
-    """The judge model's own answers: each question solved once, greedily, as `j1 synth` asks it (its math
-    system prompt and token budget), and the final value extracted ("" when there is none)."""
+    """The judge model's own answers, each question solved once, greedily. `value`: as `j1 synth` asks it
+    (its math system prompt and token budget), the final value extracted ("" when there is none).
+    `equation`: a question that asks for an arithmetic expression ("What is 14 times 4?") is answered by
+    the model continuing "14 times 4 =" (the value is the number it writes next), and the own answer is
+    that equation, "14 times 4 = 56"; other questions are solved as under `value`."""
     from j1.backends import SamplingParams, make_backend
     from j1.data_synthesis.math_pairs import MathConfig, conversations
     from j1.data_synthesis.sources import Item
     from j1.verifiers.extract import extract_answer
 
+    check_choice("own_answer_form", form, FORMS)
     questions = list(dict.fromkeys(questions))
-    items = [Item(key=str(i), text=q) for i, q in enumerate(questions)]
+    exprs = {q: question_expression(q) if form == "equation" else None for q in questions}
+    solve = [q for q in questions if exprs[q] is None]
+    compute = [q for q in questions if exprs[q] is not None]
+    items = [Item(key=str(i), text=q) for i, q in enumerate(solve)]
     math = MathConfig()
-    params = SamplingParams(n=1, temperature=0.0, max_tokens=math.max_tokens, seed=seed)
+    own: dict[str, str] = {}
     with make_backend(backend, model, **options) as engine:
-        gens = engine.generate(conversations(items, math), params)
-    return {
-        q: final_value(extract_answer(g.samples[0].text).answer or "")
-        for q, g in zip(questions, gens, strict=True)
-    }
+        if solve:
+            params = SamplingParams(n=1, temperature=0.0, max_tokens=math.max_tokens, seed=seed)
+            gens = engine.generate(conversations(items, math), params)
+            for q, g in zip(solve, gens, strict=True):
+                own[q] = final_value(extract_answer(g.samples[0].text).answer or "")
+        if compute:
+            params = SamplingParams(n=1, temperature=0.0, max_tokens=EQUATION_TOKENS, seed=seed)
+            convs = [
+                [{"role": "user", "content": q}, {"role": "assistant", "content": f"{exprs[q]} ="}]
+                for q in compute
+            ]
+            for q, g in zip(compute, engine.generate(convs, params), strict=True):
+                number = NUMBER.match(g.samples[0].text)
+                own[q] = f"{exprs[q]} = {number.group(1) if number else '?'}"
+    return {q: own[q] for q in questions}
+
+
+def question_expression(question: str) -> str | None:
+    """The arithmetic expression a question asks for ("What is 14 times 4?" -> "14 times 4"), or None."""
+    m = ASKS_FOR.match(question)
+    return m.group(1).strip() if m and ARITHMETIC.fullmatch(m.group(1).strip()) else None
+
+
+FORMS = ("value", "equation")  # own_answer_form: how the judge's own answer is written (solve_questions)
+EQUATION_TOKENS = 8  # the value after "expr =": a number, a few tokens
+ASKS_FOR = re.compile(r"\s*what is (.+?)\?\s*$", re.IGNORECASE)
+ARITHMETIC = re.compile(r"[-+*/x×÷().\d\s]+|[\d.]+(\s*(times|plus|minus|divided by)\s*[\d.]+)+")
+NUMBER = re.compile(r"\s*(-?\d+(?:\.\d+)?)")
 
 
 def final_value(answer: str) -> str:

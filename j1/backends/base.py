@@ -78,10 +78,13 @@ def check_conversation(conv: Any, index: int) -> list[dict[str, str]]:
 
 
 def render_chat(tokenizer: Any, conv: Conversation, index: int = 0) -> str:
-    """The model's chat template applied to `conv`, ending with the assistant's generation prompt."""
+    """The model's chat template applied to `conv`, ending with the assistant's generation prompt; a
+    conversation that ends with an assistant message is a prefill: the model continues that message."""
     messages = check_conversation(conv, index)
     if not getattr(tokenizer, "chat_template", None):
         raise J1Error(f"the tokenizer of {getattr(tokenizer, 'name_or_path', '?')} has no chat template")
+    if messages[-1]["role"] == "assistant":
+        return tokenizer.apply_chat_template(messages, tokenize=False, continue_final_message=True)
     return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 
 

@@ -110,6 +110,11 @@ class OpenAIBackend(Backend):
         if self._closed:
             raise J1Error("openai backend: generate() called after close()")
         convs = [check_conversation(c, i) for i, c in enumerate(convs)]
+        if self.mode == "chat" and any(c[-1]["role"] == "assistant" for c in convs):
+            raise J1Error(
+                "openai backend: a conversation ending with an assistant message (a prefill) needs "
+                "mode 'completions' (a local tokenizer renders it); chat servers would start a new turn"
+            )
         prompts = self.render_all(convs) if self.mode == "completions" else None
         if not convs:
             return []
