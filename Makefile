@@ -41,12 +41,10 @@ $(STAMP): pyproject.toml Makefile
 demo: install
 	$(BIN)/j1 models pull smollm2-135m
 	$(BIN)/j1 synth --out $(DEMO_OUT)/synth
-	$(BIN)/python -m j1.train.learning_check --recipe train/recipes/learning_check.yaml \
-	  --set out=$(DEMO_OUT)/train --set pairs=$(DEMO_OUT)/synth/pairs.jsonl --set heldout_size=6 \
-	  --set budget_minutes=$(DEMO_TRAIN_MINUTES)
+	$(BIN)/j1 train --data $(DEMO_OUT)/synth/pairs.jsonl --out $(DEMO_OUT)/train \
+	  --set time_limit_minutes=$(DEMO_TRAIN_MINUTES)
 	@echo "demo outputs: $(DEMO_OUT)/synth (pairs.jsonl, rejects.jsonl, manifest.json)," \
-	  "$(DEMO_OUT)/train (learning_check.json; warm/ and grpo/ with judge/, metrics.jsonl;" \
-	  "eval/{base,warm,trained}/ j1 eval reports on the held-out pairs)"
+	  "$(DEMO_OUT)/train (judge/, metrics.jsonl, heldout_eval/report.md)"
 
 lint: install
 	$(BIN)/ruff check .

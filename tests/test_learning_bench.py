@@ -135,6 +135,38 @@ def test_shipped_recipes_validate() -> None:
         assert cfg.arms, recipe
 
 
+@pytest.mark.parametrize(
+    ("overrides", "error"),
+    [
+        (["warm.traces.max_examples=500"], "at most 200 examples"),
+        (["warm.sft.num_train_epochs=2"], "at most one epoch"),
+        (["warm.traces.label_policy=correct"], "the warm start is label-free"),
+        (["warm.traces.label_policy=oracle"], "label_policy must be one of correct, random, random_pair"),
+        (["arms.grpo.train.grpo.per_device_train_batch_size=12"], "not a multiple of 2 x num_generations"),
+        (["arms.grpo.train.rewards={verdict: 1, accuracy: 1}"], "unknown reward 'accuracy'"),
+        (["arms.grpo.train.trainable_layers=3"], "trainable_layers=3, but .* has 2 decoder layers"),
+        (["arms.reference.train.format=multitask"], "the benchmark scores one judge format"),
+        (["eval.baselines=[longest]"], "unknown baseline 'longest'"),
+    ],
+)
+def test_bad_stages_are_refused_before_any_compute(
+    tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, overrides: list[str], error: str
+) -> None:
+    """Every stage's config is built and checked before synth, an evaluation or a training spends a second."""
+    import bench.learning.run as lr
+
+    def no_compute(*a: object, **k: object) -> None:
+        raise AssertionError("compute started before the stages were validated")
+
+    for name in ("synth_pairs", "judge", "train_stage"):
+        monkeypatch.setattr(lr, name, no_compute)
+    sets = [f"out={tmp_path / 'lb'}", f"model={tiny_model_dir}"]
+    sets += [f"arms.{a}.train.trainable_layers=1" for a in ("grpo", "hint", "shuffled")]
+    with pytest.raises(J1Error, match=error):
+        lr.run(load_config(LearningConfig, ROOT / "bench" / "learning" / "recipe.yaml", sets + overrides))
+    assert not (tmp_path / "lb").exists()
+
+
 def tiny_pairs(path: Path) -> Path:
     rows = [pair(10 * a + b).to_dict() for a in range(1, 4) for b in range(1, 5)]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -237,6 +269,13 @@ def test_benchmark_smoke_runs_every_arm_caches_and_recomputes(
     # the control trains on shuffled labels, everything is judged on the true held-out pairs
     shuffled = [json.loads(x) for x in (out / "data" / "train_shuffled.jsonl").read_text().splitlines()]
     assert any(p["meta"]["label_shuffled"] for p in shuffled)
+    held = {json.loads(x)["id"] for x in (out / "data" / "heldout.jsonl").read_text().splitlines()}
+    trained_on = {
+        json.loads(x)["pair_id"]
+        for stage in ("warm", "arms/reference")
+        for x in (out / stage / "sft_traces.jsonl").read_text().splitlines()
+    }
+    assert trained_on and not held & trained_on  # held-out pairs never reach training
     # a rerun with nothing changed trains and judges nothing again; a changed arm redoes that arm only
     stamps = {p: p.stat().st_mtime_ns for p in out.rglob("stage.json")}
     cfg.run_arms = ["grpo"]

@@ -317,39 +317,13 @@ def test_template_traces_parse_and_earn_the_reward(fmt: str) -> None:
         template_traces(examples, by_id, "flip")
 
 
-def test_own_answer_traces_name_an_answer_independent_of_the_random_decision() -> None:
-    """`own_answer`: math traces name one response's final answer as the judge's own: the chosen one's under
-    `correct`; under `random` a coin of its own, so every (own answer, decision) combination occurs."""
-    import re
-
-    from j1.train.traces import template_traces
-
-    pairs = make_pairs(40)
-    examples = build_examples(assign_formats(pairs, {"pairwise_verdict": 1}))
-    by_id = {p.id: p for p in pairs}
-    own = re.compile(r"My own answer: (\S+)\. Response ([AB]) answers")
-    for e, t in zip(examples, template_traces(examples, by_id, "correct", own_answer=True), strict=True):
-        assert own.search(t).groups() == (by_id[e.pair_id].chosen.split()[-1].rstrip("."), e.label)
-    combos = set()
-    for e, t in zip(
-        examples, template_traces(examples, by_id, "random", seed=3, own_answer=True), strict=True
-    ):
-        answer, decision = own.search(t).groups()
-        shown = (
-            by_id[e.pair_id].chosen if (e.order == "ab") == (decision == "A") else by_id[e.pair_id].rejected
-        )
-        combos.add((answer == shown.split()[-1].rstrip("."), decision))
-    assert combos == {(True, "A"), (True, "B"), (False, "A"), (False, "B")}
-    chat = make_pairs(2, source="chat")
-    chat_examples = build_examples(assign_formats(chat, {"pairwise_verdict": 1}))
-    chat_traces = template_traces(chat_examples, {p.id: p for p in chat}, "random", own_answer=True)
-    assert not any("My own answer" in t for t in chat_traces)
+STEP = r"Response ([AB]) says (\S+), which (matches|does not match) my answer\."
 
 
-def test_own_answer_first_traces_decide_for_the_response_that_agrees() -> None:
-    """`own_answer_first`: the trace opens with its own answer, restates both, names the agreeing response
-    and decides for it. Under `random` that answer is a seeded coin: right and wrong own answers, A and B
-    verdicts all occur, so the traces carry no label; under `correct` it is the chosen response's."""
+def test_own_answer_response_checks_each_response_and_decides_for_the_first_that_matches() -> None:
+    """`own_answer="response"`: the trace opens with the answer of the response the policy decides for,
+    checks A, then (if A does not match) B, and decides for the one that matches. Under `correct` that is
+    the label; under `random` right and wrong decisions and both letters occur (no label read)."""
     import re
 
     from j1.train.traces import template_traces
@@ -357,29 +331,34 @@ def test_own_answer_first_traces_decide_for_the_response_that_agrees() -> None:
     pairs = make_pairs(40)
     examples = build_examples(assign_formats(pairs, {"pairwise_verdict_short": 1}))
     by_id = {p.id: p for p in pairs}
-    shape = re.compile(
-        r"^<think>My own answer: (\S+)\. Response A says: (\S+)\. Response B says: (\S+)\. "
-        r"Response ([AB]) agrees with my answer\. Response ([AB]) answers the question better\.</think>\n"
-        r"<answer>\[\[([AB])\]\]</answer>$"
-    )
     combos = set()
     for policy in ("correct", "random"):
-        for e, t in zip(
-            examples, template_traces(examples, by_id, policy, seed=5, own_answer_first=True), strict=True
-        ):
-            mine, said_a, said_b, agrees, better, verdict = shape.match(t).groups()
-            assert mine == (said_a if agrees == "A" else said_b) and agrees == better == verdict
+        traces = template_traces(examples, by_id, policy, seed=5, own_answer="response")
+        for e, t in zip(examples, traces, strict=True):
+            mine = re.match(r"<think>My own answer: (\S+)\. Response A says", t).group(1)
+            checked = re.findall(STEP, t)
+            verdict = re.search(r"\[\[([AB])\]\]", t).group(1)
+            assert checked[-1] == (verdict, mine, "matches") and len(checked) == "AB".index(verdict) + 1
+            assert f"Response {verdict} answers the question better." in t
             if policy == "correct":
                 assert verdict == e.label
             else:
                 combos.add((verdict == e.label, verdict))
     assert combos == {(True, "A"), (True, "B"), (False, "A"), (False, "B")}
+    chat = make_pairs(2, source="chat")
+    chat_examples = build_examples(assign_formats(chat, {"pairwise_verdict": 1}))
+    chat_traces = template_traces(chat_examples, {p.id: p for p in chat}, "random", own_answer="response")
+    assert not any("My own answer" in t for t in chat_traces)
+    with pytest.raises(J1Error, match="own_answer 'first'"):
+        template_traces(examples, by_id, "correct", own_answer="first")
 
 
-def test_own_answers_of_the_model_decide_for_the_agreeing_response_in_both_orders() -> None:
-    """`own_answers` (the judge's own solutions): the trace opens with that answer and decides for the
-    response that agrees with it, in both orders, whatever the label; where neither agrees it says so and
-    the random_pair coin decides, the same in both orders."""
+def test_own_answer_model_decides_for_the_response_that_matches_the_models_answer() -> None:
+    """`own_answer="model"` (the judge's own solutions): the trace opens with that answer, checks A then B
+    against it, and decides for the first that matches, in both orders, whatever the label; where neither
+    does it says so and the random_pair coin decides, the same in both orders."""
+    import re
+
     from j1.train.traces import template_traces
 
     pairs = make_pairs(30)
@@ -387,64 +366,30 @@ def test_own_answers_of_the_model_decide_for_the_agreeing_response_in_both_order
     by_id = {p.id: p for p in pairs}
     # questions 0-9: the judge's answer is the chosen one's; 10-19 the rejected one's; 20-29 neither
     own = {p.prompt: str(i + 1 if i < 10 else i + 2 if i < 20 else 999) for i, p in enumerate(pairs)}
-    traces = template_traces(examples, by_id, "random_pair", seed=4, own_answer_first=True, own_answers=own)
+    traces = template_traces(examples, by_id, "random_pair", seed=4, own_answer="model", own_answers=own)
     sides: dict[int, set[str]] = {}
     for e, t in zip(examples, traces, strict=True):
-        i = int(by_id[e.pair_id].prompt.split()[2])
-        assert t.startswith(f"<think>My own answer: {own[by_id[e.pair_id].prompt]}. Response A says:")
-        verdict = t[-len("B]]</answer>") : -len("]]</answer>")]
-        side = "chosen" if verdict == e.label else "rejected"
-        sides.setdefault(i, set()).add(side)
-        if i < 20:
-            agrees = e.label if i < 10 else {"A": "B", "B": "A"}[e.label]
-            assert f"Response {agrees} agrees with my answer." in t and verdict == agrees
-        else:
-            assert "Neither response agrees with my answer." in t
-    assert all(len(s) == 1 for s in sides.values())  # one side per pair, in both orders
-    assert all(sides[i] == {"chosen"} for i in range(10)) and all(
-        sides[i] == {"rejected"} for i in range(10, 20)
-    )
-    assert {next(iter(sides[i])) for i in range(20, 30)} == {"chosen", "rejected"}  # the coin
-
-
-@pytest.mark.parametrize("own_answers", [False, True])
-def test_each_compare_checks_the_responses_in_turn_until_one_matches(own_answers: bool) -> None:
-    """`compare="each"`: after its own answer the trace restates A and says whether it matches, stops there
-    if it does, else does the same for B; the verdict is the first response that matches (neither: the
-    coin). With the random_pair coin both orders side with the same response."""
-    import re
-
-    from j1.train.traces import template_traces
-
-    pairs = make_pairs(30)
-    examples = build_examples(assign_formats(pairs, {"pairwise_verdict_short": 1}))
-    by_id = {p.id: p for p in pairs}
-    # own answers of the model: 0-9 the chosen one's, 10-19 the rejected one's, 20-29 neither
-    own = {p.prompt: str(i + 1 if i < 10 else i + 2 if i < 20 else 999) for i, p in enumerate(pairs)}
-    traces = template_traces(
-        examples, by_id, "random_pair", seed=4, own_answer_first=True,
-        own_answers=own if own_answers else None, compare="each",
-    )  # fmt: skip
-    step = r"Response ([AB]) says (\S+), which (matches|does not match) my answer\."
-    sides: dict[str, set[str]] = {}
-    for e, t in zip(examples, traces, strict=True):
-        mine = re.match(r"<think>My own answer: (\S+)\. ", t).group(1)
-        checked = re.findall(step, t)
-        verdict = re.search(r"\[\[([AB])\]\]", t).group(1)
         p = by_id[e.pair_id]
+        i = int(p.prompt.split()[2])
+        assert t.startswith(f"<think>My own answer: {own[p.prompt]}. Response A says")
         shown = {"A": p.chosen, "B": p.rejected} if e.order == "ab" else {"A": p.rejected, "B": p.chosen}
+        checked = re.findall(STEP, t)
         assert [c[0] for c in checked] == ["A", "B"][: len(checked)]
         for side, said, result in checked:
             assert said == shown[side].split()[-1].rstrip(".")
-            assert (result == "matches") == (said == mine)
-        if checked[-1][2] == "matches":
-            assert verdict == checked[-1][0] and "Neither" not in t
+            assert (result == "matches") == (said == own[p.prompt])
+        verdict = re.search(r"\[\[([AB])\]\]", t).group(1)
+        if i < 20:
+            assert checked[-1] == (verdict, own[p.prompt], "matches") and "Neither" not in t
         else:
             assert len(checked) == 2 and "Neither response matches my answer." in t
-        assert f"Response {verdict} answers the question better." in t
-        sides.setdefault(e.pair_id, set()).add("chosen" if verdict == e.label else "rejected")
+        sides.setdefault(i, set()).add("chosen" if verdict == e.label else "rejected")
     assert all(len(s) == 1 for s in sides.values())  # one side per pair, in both orders
-    assert {next(iter(s)) for s in sides.values()} == {"chosen", "rejected"}
+    assert all(sides[i] == {"chosen"} for i in range(10))
+    assert all(sides[i] == {"rejected"} for i in range(10, 20))
+    assert {next(iter(sides[i])) for i in range(20, 30)} == {"chosen", "rejected"}  # the coin
+    with pytest.raises(J1Error, match="own answers"):
+        template_traces(examples, by_id, "random_pair", own_answer="model")
 
 
 @pytest.mark.parametrize(
@@ -466,8 +411,7 @@ def test_question_expression(question: str, expression: str | None) -> None:
 
 def test_equation_form_writes_the_computation_and_decides_by_its_value() -> None:
     """`form="equation"`: the own answer is the equation the question asks for; the value after "=" decides.
-    Own answers of the model arrive written ("i + 1 = v"); a coin's (or the label's) is written from the
-    response it names."""
+    Own answers of the model arrive written ("i + 1 = v"); a response's is written from the response."""
     import re
 
     from j1.train.traces import template_traces
@@ -476,19 +420,8 @@ def test_equation_form_writes_the_computation_and_decides_by_its_value() -> None
     examples = build_examples(assign_formats(pairs, {"pairwise_verdict_short": 1}))
     by_id = {p.id: p for p in pairs}
     own = {p.prompt: f"{i} + 1 = {i + 1 if i < 3 else i + 2}" for i, p in enumerate(pairs)}
-    model = template_traces(
-        examples,
-        by_id,
-        "random_pair",
-        0,
-        own_answer_first=True,
-        own_answers=own,
-        compare="each",
-        form="equation",
-    )
-    told = template_traces(
-        examples, by_id, "correct", 0, own_answer_first=True, compare="each", form="equation"
-    )
+    model = template_traces(examples, by_id, "random_pair", 0, "model", own, form="equation")
+    told = template_traces(examples, by_id, "correct", 0, "response", form="equation")
     for e, m, t in zip(examples, model, told, strict=True):
         i = int(by_id[e.pair_id].prompt.split()[2])
         assert m.startswith(f"<think>My own answer: {own[by_id[e.pair_id].prompt]}. Response A says")
@@ -497,7 +430,7 @@ def test_equation_form_writes_the_computation_and_decides_by_its_value() -> None
         assert t.startswith(f"<think>My own answer: {i} + 1 = {i + 1}. ")
         assert re.search(r"\[\[([AB])\]\]", t).group(1) == e.label
     with pytest.raises(J1Error, match="own_answer_form"):
-        template_traces(examples, by_id, "correct", 0, own_answer_first=True, form="sentence")
+        template_traces(examples, by_id, "correct", 0, "response", form="sentence")
 
 
 @pytest.mark.parametrize("fmt", ["pairwise_verdict_short", "pointwise"])
@@ -510,7 +443,7 @@ def test_random_pair_traces_side_with_one_response_in_both_orders(fmt: str) -> N
     pairs = make_pairs(40)
     examples = build_examples(assign_formats(pairs, {fmt: 1}))
     by_id = {p.id: p for p in pairs}
-    traces = template_traces(examples, by_id, "random_pair", seed=2, own_answer_first=True)
+    traces = template_traces(examples, by_id, "random_pair", seed=2, own_answer="response")
     sides: dict[str, set[str]] = {}
     for e, t in zip(examples, traces, strict=True):
         if fmt == "pointwise":
@@ -522,40 +455,7 @@ def test_random_pair_traces_side_with_one_response_in_both_orders(fmt: str) -> N
         sides.setdefault(e.pair_id, set()).add(side)
     assert all(len(s) == 1 for s in sides.values())
     assert 12 <= sum(s == {"chosen"} for s in sides.values()) <= 28
-    assert template_traces(examples, by_id, "random_pair", seed=2, own_answer_first=True) == traces
-
-
-@pytest.mark.parametrize("fmt", ["pairwise_verdict_short", "pairwise_scores_verdict", "pointwise"])
-@pytest.mark.parametrize("own_answer_first", [False, True])
-@pytest.mark.parametrize("source", ["math", "chat"])
-def test_marked_traces_unmark_to_the_same_text_and_span_the_decision(
-    fmt: str, own_answer_first: bool, source: str
-) -> None:
-    """`marked`: unmarked, the traces are the plain ones byte for byte; the spans cover the decision: the own
-    answer's value where the trace has one (math with own_answer_first), else every verdict letter / score."""
-    import re
-
-    from j1.train.traces import LOSE, WIN, template_traces, unmark
-
-    pairs = make_pairs(6, source=source)
-    examples = build_examples(assign_formats(pairs, {fmt: 1}))
-    by_id = {p.id: p for p in pairs}
-    args = (examples, by_id, "random_pair", 3)
-    plain = template_traces(*args, own_answer_first=own_answer_first)
-    marked = template_traces(*args, own_answer_first=own_answer_first, marked=True)
-    assert marked != plain
-    for t, m in zip(plain, marked, strict=True):
-        text, spans = unmark(m)
-        assert text == t
-        decided = [text[a:b] for a, b in spans]
-        if own_answer_first and source == "math" and fmt != "pointwise":
-            assert decided == [re.search(r"My own answer: (\S+)\.", t).group(1)]
-        elif fmt == "pointwise":
-            assert decided in ([str(WIN)], [str(LOSE)])
-        else:
-            verdict = re.search(r"\[\[([AB])\]\]", t).group(1)
-            scores = [] if fmt == "pairwise_verdict_short" else re.findall(r"<score_[AB]>(\d+)<", t)
-            assert decided == [verdict, *scores, verdict]
+    assert template_traces(examples, by_id, "random_pair", seed=2, own_answer="response") == traces
 
 
 def test_middle_truncation_keeps_the_final_answer(tiny_model_dir: Path) -> None:

@@ -247,22 +247,17 @@ def test_trainable_layers_trains_only_the_top_layers(
         (["grpo.per_device_train_batch_size=6"], "not a multiple of 2 x num_generations"),
         (["grpo.reward_weights=[1, 1]"], "grpo.reward_weights is set by j1"),
         (["data.path=/nonexistent/pairs.jsonl"], "pairs file not found"),
-        (["traces.source=teacher", "algo=sft"], "unknown traces.source 'teacher'"),
-        (["algo=sft", "traces.own_answer_source=oracle"], "unknown traces.own_answer_source 'oracle'"),
-        (["algo=sft", "traces.own_answer_compare=lookup"], "unknown traces.own_answer_compare 'lookup'"),
+        (["traces.source=teacher", "algo=sft"], "source must be one of template, judge, got 'teacher'"),
+        (["algo=sft", "traces.own_answer=oracle"], "own_answer must be one of none, response, model"),
         (
-            ["algo=sft", "traces.own_answer_compare=each"],
-            "own_answer_compare: each needs traces.own_answer_first",
+            ["algo=sft", "traces.own_answer_form=equation"],
+            "own_answer_form: equation needs traces.own_answer",
         ),
         (
-            ["algo=sft", "traces.own_answer_source=model"],
-            "own_answer_source: model needs traces.own_answer_first",
+            ["algo=sft", "traces.source=judge", "traces.own_answer=model"],
+            "own_answer: model writes template traces",
         ),
         (["algo=dpo"], "dpo needs sampled traces"),
-        (
-            ["algo=sft", "traces.source=judge", "traces.mask_decision=true"],
-            "mask_decision needs traces.source",
-        ),
         (["algo=sft", "sft.num_train_epoch=1"], "sft section .SFTConfig.: .*num_train_epoch"),
         (["trainable_layers=0"], "trainable_layers must be >= 1"),
         (["trainable_layers=3"], "trainable_layers=3, but .* has 2 decoder layers"),
@@ -302,40 +297,12 @@ def test_sft_warm_start_with_template_traces(tiny_model_dir: Path, pairs_file: P
     assert (out / "judge" / "README.md").is_file()
 
 
-def test_sft_decision_masking_leaves_only_the_decision_out_of_the_loss(
-    tiny_model_dir, pairs_file, tmp_path
-) -> None:
-    """`traces.mask_decision`: the rows keep the decision's spans, and the tokens SFT learns are the
-    completion's (chat template end included) minus those spans: the own answer's value is never learned,
-    the restatements and the verdict that follows from it are."""
-    from transformers import AutoTokenizer
-
-    from j1.train.sft import decision_masked_dataset
-
-    out = tmp_path / "sft-mask"
-    run(config(tiny_model_dir, pairs_file, out, "algo=sft", "sft.max_steps=1", "traces.max_examples=4",
-               "traces.own_answer_first=true", "traces.label_policy=random_pair",
-               "traces.mask_decision=true"))  # fmt: skip
-    rows = [json.loads(ln) for ln in (out / "sft_traces.jsonl").read_text().splitlines()]
-    assert len(rows) == 4 and [r for r in metrics(out) if "loss" in r]
-    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
-    for row, ex in zip(rows, decision_masked_dataset(rows, tok), strict=True):
-        text = row["completion"][0]["content"]
-        ((a, b),) = row["masked"]
-        assert text.startswith(f"<think>My own answer: {text[a:b]}. Response A says:")
-        prompt = len(tok.apply_chat_template(row["prompt"], add_generation_prompt=True))
-        assert ex["labels"][:prompt] == [-100] * prompt and len(ex["labels"]) == len(ex["input_ids"])
-        learned = tok.decode([t for t in ex["labels"] if t != -100])
-        # the value's token (" 6": with its space) is left out; the rest and the template's end are learned
-        assert learned == text[: a - 1] + text[b:] + "<|im_end|>\n"
-
-
 def test_sft_traces_open_with_the_models_own_answers(tiny_model_dir, pairs_file, tmp_path) -> None:
-    """`own_answer_source: model`: the model solves each math question itself (hf backend here, greedy) and
+    """`own_answer: model`: the model solves each math question itself (hf backend here, greedy) and
     the traces open with its answer; how often that answer is right is counted, not used."""
     out = tmp_path / "sft-own"
     run(config(tiny_model_dir, pairs_file, out, "algo=sft", "sft.max_steps=1", "traces.max_examples=4",
-               "traces.max_tokens=8", "traces.own_answer_first=true", "traces.own_answer_source=model",
+               "traces.max_tokens=8", "traces.own_answer=model",
                "traces.label_policy=random_pair"))  # fmt: skip
     traces = [
         json.loads(ln)["completion"][0]["content"]
@@ -385,15 +352,7 @@ def test_dpo_runs(tiny_model_dir, pairs_file, tmp_path, monkeypatch, algo: str) 
 
 
 def recipe_configs(recipe: Path) -> list[TrainConfig]:
-    """The TrainConfig(s) a recipe runs: one, or the two stages of the learning check."""
-    if "j1.train.learning_check" in recipe.read_text().splitlines()[0]:
-        from j1.train.learning_check import LearningCheckConfig, stage_config
-
-        lc = load_config(LearningCheckConfig, recipe)
-        return [
-            stage_config(lc, {"algo": "sft", **lc.warm}, "m", Path("p.jsonl"), Path("o")),
-            stage_config(lc, {"algo": "grpo", **lc.grpo}, "m", Path("p.jsonl"), Path("o")),
-        ]
+    """The TrainConfig a recipe runs."""
     return [load_config(TrainConfig, recipe)]
 
 

@@ -9,13 +9,17 @@ a trainer section is an error. `lora` is a dict of `peft.LoraConfig` keys; empty
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from j1 import J1Error
 from j1.models import DEFAULT_MODEL
 from j1.train.examples import OverlongRule, TruncateSide
 
 ALGOS = ("grpo", "sft", "dpo", "semi-online-dpo")
+TraceSource = Literal["template", "judge"]
+LabelPolicy = Literal["correct", "random", "random_pair"]
+OwnAnswer = Literal["none", "response", "model"]
+OwnAnswerForm = Literal["value", "equation"]
 MULTITASK = "multitask"
 
 # j1's defaults under each trainer section: small, CPU-friendly, J1's sampling (temperature 1.0).
@@ -85,12 +89,12 @@ class JudgeBackendConfig:
 
 @dataclass
 class TraceConfig:
-    """Judge traces for SFT and DPO. `template`: format-teaching traces written from the pair itself
-    (restate both answers, then decide: ENVIRONMENT.md's second pilot); `judge`: sampled from a judge
+    """Judge traces for SFT and DPO (train/traces.py). `template`: traces written from the pair itself
+    (restate both answers, then decide); `judge`: sampled from a judge
     model through any backend and kept by their parsed verdict (SFT keeps correct ones, DPO pairs a correct
     with a wrong one for the same prompt)."""
 
-    source: str = "template"  # template | judge
+    source: TraceSource = "template"
     judge: JudgeBackendConfig = field(default_factory=JudgeBackendConfig)
     samples: int = 4  # traces sampled per judge prompt (source=judge)
     temperature: float = 1.0
@@ -98,26 +102,14 @@ class TraceConfig:
     max_examples: int | None = None  # at most this many training examples (seeded choice of pairs)
     # template: the verdict written is the label (`correct`), a coin per example (`random`, format only) or a
     # coin per pair, the same response in both orders (`random_pair`, format + position invariance, no label)
-    label_policy: str = "correct"
-    own_answer: bool = False  # template, pairwise math: name one response's answer as the judge's own
-    # template, pairwise math: open with the own answer and decide for the response that agrees with it
-    # (under label_policy random the own answer is the coin, so the decision still carries no label)
-    own_answer_first: bool = False
-    # where the own answer comes from (own_answer_first, math): `coin` = one response's, by the policy's coin;
-    # `model` = the judge model's own greedy solution of the question (traces.judge backend; J1's reference
-    # answer of its own, label-free): the trace decides for the response that agrees with it
-    own_answer_source: str = "coin"
-    # own_answer_first: how the trace finds the response that agrees with its own answer: `named` after
-    # restating both; `each` checks each response right after restating it, in order, until one matches
-    # (a comparison of two nearby values instead of a look-up across the trace)
-    own_answer_compare: str = "named"
-    # own_answer_source model: `value` = the model's final answer to the question as `j1 synth` asks it;
-    # `equation` = for "What is <expression>?" questions, the model continues "<expression> =" and the
-    # trace writes that equation ("My own answer: 14 times 4 = 56"): the computation at the decision point
-    own_answer_form: str = "value"
-    # template, SFT: leave the decision out of the loss (the own answer's value where the trace has one, else
-    # the verdict letters / scores): the warm start teaches the format and reasoning, not which side to pick
-    mask_decision: bool = False
+    label_policy: LabelPolicy = "correct"
+    # template, pairwise math: open with the judge's own answer, check A then B against it, decide for the
+    # first that matches: `response` = the answer of the response the policy decides for; `model` = the
+    # judge model's own greedy solution (traces.judge backend; label-free: J1's reference answer of its own)
+    own_answer: OwnAnswer = "none"
+    # `equation`: for "What is <expression>?" the own answer is written as "<expression> = <value>" (with
+    # `model`, the model continues "<expression> =": the computation at the decision point)
+    own_answer_form: OwnAnswerForm = "value"
 
 
 @dataclass

@@ -3,8 +3,7 @@
 Examples are whole pair groups (both orders / both roles), chosen with a seeded draw when
 `traces.max_examples` caps them. Traces come from `traces.py` (templated, or sampled from a judge and kept
 only when their verdict is right = rejection sampling) and are cached in `out/sft_traces.jsonl`, so a
-resumed run trains on the same data. Loss is on the judge's answer only (prompt-completion data); with
-`traces.mask_decision` (template traces) also not on the decision it writes (`decision_masked_dataset`).
+resumed run trains on the same data. Loss is on the judge's answer only (prompt-completion data).
 """
 
 from __future__ import annotations
@@ -20,22 +19,15 @@ from j1.train.config import SFT_DEFAULTS, TraceConfig, trainer_args
 from j1.train.examples import JudgeExample
 from j1.train.session import Session, TrainResult
 from j1.train.traces import (
-    COMPARES,
-    FORMS,
-    LABEL_POLICIES,
-    check_choice,
     final_value,
     mark_samples,
     sample_with_backend,
     solve_questions,
     template_traces,
-    unmark,
 )
 from j1.verifiers.mathcheck import quick_equal
 
 log = logging.getLogger(__name__)
-TRACE_SOURCES = ("template", "judge")
-OWN_ANSWER_SOURCES = ("coin", "model")
 
 
 def pick_groups(examples: list[JudgeExample], max_examples: int | None, seed: int) -> list[JudgeExample]:
@@ -51,25 +43,14 @@ def pick_groups(examples: list[JudgeExample], max_examples: int | None, seed: in
 
 
 def check_traces(tc: TraceConfig) -> None:
-    check_choice("source", tc.source, TRACE_SOURCES)
-    if tc.source == "template":
-        check_choice("label_policy", tc.label_policy, LABEL_POLICIES)
+    """What the config's types cannot say (each key's values are checked when the config is built)."""
     if tc.samples < 1 or tc.max_tokens < 1:
         raise J1Error("traces.samples and traces.max_tokens must be >= 1")
-    check_choice("own_answer_source", tc.own_answer_source, OWN_ANSWER_SOURCES)
-    check_choice("own_answer_compare", tc.own_answer_compare, COMPARES)
-    check_choice("own_answer_form", tc.own_answer_form, FORMS)
-    if tc.own_answer_form != "value" and not tc.own_answer_first:
-        raise J1Error(f"traces.own_answer_form: {tc.own_answer_form} needs traces.own_answer_first: true")
-    for key, value, default in (
-        ("own_answer_source", tc.own_answer_source, "coin"),
-        ("own_answer_compare", tc.own_answer_compare, "named"),
-    ):
-        if value != default and not tc.own_answer_first:
-            raise J1Error(f"traces.{key}: {value} needs traces.own_answer_first: true")
-    if tc.mask_decision and tc.source != "template":
+    if tc.own_answer != "none" and tc.source != "template":
+        raise J1Error(f"traces.own_answer: {tc.own_answer} writes template traces (traces.source: template)")
+    if tc.own_answer_form != "value" and tc.own_answer == "none":
         raise J1Error(
-            "traces.mask_decision needs traces.source: template (only templated traces know their decision)"
+            f"traces.own_answer_form: {tc.own_answer_form} needs traces.own_answer (response or model)"
         )
 
 
@@ -128,27 +109,12 @@ def sft_rows(session: Session) -> list[dict[str, Any]]:
         return [json.loads(ln) for ln in cache.read_text().splitlines() if ln.strip()]
     examples = pick_groups(session.examples, tc.max_examples, cfg.seed)
     if tc.source == "template":
-        own_answers = None
-        if tc.own_answer_source == "model":
-            own_answers = own_solutions(session, examples)
-        kept = list(
-            zip(
-                examples,
-                template_traces(
-                    examples,
-                    session.pairs_by_id,
-                    tc.label_policy,
-                    cfg.seed,
-                    tc.own_answer,
-                    tc.own_answer_first,
-                    own_answers,
-                    marked=tc.mask_decision,
-                    compare=tc.own_answer_compare,
-                    form=tc.own_answer_form,
-                ),
-                strict=True,
-            )
-        )
+        own_answers = own_solutions(session, examples) if tc.own_answer == "model" else None
+        traces = template_traces(
+            examples, session.pairs_by_id, tc.label_policy, cfg.seed, tc.own_answer, own_answers,
+            tc.own_answer_form,
+        )  # fmt: skip
+        kept = list(zip(examples, traces, strict=True))
     else:
         samples = judge_samples(session, examples)
         marks = mark_samples(examples, samples)
@@ -164,48 +130,18 @@ def sft_rows(session: Session) -> list[dict[str, Any]]:
             )
     rows = []
     for e, trace in kept:
-        text, spans = unmark(trace)
-        row = {
-            "prompt": e.row()["prompt"],
-            "completion": [{"role": "assistant", "content": text}],
-            "pair_id": e.pair_id,
-            "order": e.order,
-            "role": e.role,
-        }
-        if tc.mask_decision:
-            row["masked"] = spans  # character spans of the decision in the completion's text
-        rows.append(row)
+        rows.append(
+            {
+                "prompt": e.row()["prompt"],
+                "completion": [{"role": "assistant", "content": trace}],
+                "pair_id": e.pair_id,
+                "order": e.order,
+                "role": e.role,
+            }
+        )
     write_rows(cache, rows)
     session.counts["sft_examples"] = len(rows)
     return rows
-
-
-def decision_masked_dataset(rows: list[dict[str, Any]], tokenizer: Any) -> list[dict[str, list[int]]]:
-    """Pre-tokenized SFT rows (`input_ids`, `labels`; TRL uses such labels as they are): the chat template
-    renders prompt + completion as SFTTrainer does, and a token is learned (its label kept) iff it lies in
-    the completion and overlaps none of the row's `masked` character spans."""
-    out = []
-    for i, r in enumerate(rows):
-        prompt = tokenizer.apply_chat_template(r["prompt"], tokenize=False, add_generation_prompt=True)
-        full = tokenizer.apply_chat_template(r["prompt"] + r["completion"], tokenize=False)
-        content = r["completion"][-1]["content"]
-        start = full.find(content, len(prompt)) if full.startswith(prompt) else -1
-        if start < 0:
-            raise J1Error(
-                f"SFT row {i} ({r['pair_id']}): the chat template does not render the completion after the prompt"
-            )
-        if "masked" not in r:
-            raise J1Error(
-                f"SFT row {i} ({r['pair_id']}) has no decision spans: traces written without mask_decision"
-            )
-        spans = [(start + a, start + b) for a, b in r["masked"]]
-        enc = tokenizer(full, add_special_tokens=False, return_offsets_mapping=True)
-        labels = [
-            tid if lo >= len(prompt) and not any(lo < b and hi > a for a, b in spans) else -100
-            for tid, (lo, hi) in zip(enc["input_ids"], enc["offset_mapping"], strict=True)
-        ]
-        out.append({"input_ids": enc["input_ids"], "labels": labels})
-    return out
 
 
 def write_rows(path: Path, rows: list[dict[str, Any]]) -> None:
@@ -220,10 +156,7 @@ def train(session: Session) -> TrainResult:
     check_traces(session.cfg.traces)
     args = trainer_args(SFTConfig, session.cfg, "sft", SFT_DEFAULTS, str(session.checkpoints))
     rows = sft_rows(session)
-    if session.cfg.traces.mask_decision:
-        dataset = Dataset.from_list(decision_masked_dataset(rows, session.tokenizer))
-    else:
-        dataset = Dataset.from_list([{"prompt": r["prompt"], "completion": r["completion"]} for r in rows])
+    dataset = Dataset.from_list([{"prompt": r["prompt"], "completion": r["completion"]} for r in rows])
     trainer = SFTTrainer(
         model=session.model_path,
         args=args,

@@ -1,20 +1,21 @@
 """Judge traces for SFT and DPO: written from the pair by template, or sampled from a judge model.
 
-- `template` (format teaching, ENVIRONMENT.md's second pilot): the trace restates what each response says
-  (its final answer for math, its first sentence otherwise), then decides, in the format's own answer
-  block. `label_policy: correct` writes the label's verdict; `random` a seeded random one (teaches the
-  format and nothing about which response is right); `random_pair` one seeded coin per pair, so both
-  orders side with the same response (position invariance, still no label).
+- `template`: the trace restates what each response says (its final answer for math, its first sentence
+  otherwise), then decides, in the format's own answer block. `label_policy: correct` writes the label's
+  verdict; `random` a seeded random one (teaches the format and nothing about which response is right);
+  `random_pair` one seeded coin per pair, so both orders side with the same response (position invariance,
+  still no label).
+  `own_answer` (pairwise math examples) makes the trace compute before it decides, as J1's judges do with a
+  reference answer of their own: it opens with its own answer, then checks response A against it, then, if
+  A does not match, response B, and decides for the first that matches. `response`: the own answer is one
+  response's (the policy's decision: no more label than the policy reads); `model`: the judge model's own
+  greedy solution of the question (`solve_questions`), so the decision is right exactly as often as the
+  model's own answer is, and no label is read. `own_answer_form: equation` writes the own answer as the
+  equation the question asks for ("14 times 4 = 56").
 - `judge`: `samples` traces per judge prompt from any j1 backend (a stronger judge, or the model itself =
   rejection sampling), each marked right or wrong by the same rewards GRPO uses (`verdict` for pairwise,
   `pointwise_pair` for pointwise, sample k of the chosen example paired with sample k of the rejected).
 - `generate_with_model`: sampling with an in-memory model (semi-online DPO re-samples with the policy).
-
-With `marked=True` the template traces wrap their decision in `MARK_OPEN`/`MARK_CLOSE` (`unmark` strips
-them into character spans): the own answer's value where the trace has one (the verdict letters that follow
-it are its logic, not a decision), else the verdict letters and scores. SFT's `traces.mask_decision` leaves
-those spans out of the loss, so a warm start teaches the format and the reasoning steps without pushing the
-judge to one decision (and so to one position) before GRPO.
 """
 
 from __future__ import annotations
@@ -22,34 +23,16 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, get_args
 
 from j1 import J1Error
 from j1.data_synthesis.pairs import Pair
+from j1.train.config import LabelPolicy, OwnAnswer, OwnAnswerForm
 from j1.train.examples import JudgeExample
 from j1.train.rewards import pointwise_pair, verdict
 
-TAG = re.compile(r"</?[A-Za-z_]+>|\[\[|\]\]|[\ue000\ue001]")  # tags, brackets and our marks
+TAG = re.compile(r"</?[A-Za-z_]+>|\[\[|\]\]")  # tags and brackets
 WIN, LOSE = 8, 3  # template scores of the better / worse response
-MARK_OPEN, MARK_CLOSE = "\ue000", "\ue001"  # private-use characters around a trace's decision (`marked`)
-Mark = Callable[[object], str]
-
-
-def decided(value: object) -> str:
-    """`value` marked as a decision (for `unmark`)."""
-    return f"{MARK_OPEN}{value}{MARK_CLOSE}"
-
-
-def unmark(trace: str) -> tuple[str, list[tuple[int, int]]]:
-    """A marked trace -> (its text, the character spans of its decisions in that text)."""
-    text, spans, pos = [], [], 0
-    for piece in re.split(f"({MARK_OPEN}[^{MARK_CLOSE}]*{MARK_CLOSE})", trace):
-        if piece.startswith(MARK_OPEN):
-            piece = piece[1:-1]
-            spans.append((pos, pos + len(piece)))
-        text.append(piece)
-        pos += len(piece)
-    return "".join(text), spans
 
 
 def gist(text: str, source: str = "") -> str:
@@ -70,44 +53,28 @@ def _shown(example: JudgeExample, pair: Pair) -> tuple[str, str]:
     return (pair.chosen, pair.rejected) if example.order == "ab" else (pair.rejected, pair.chosen)
 
 
-def _restate(
-    example: JudgeExample,
-    pair: Pair,
-    mine: str | None = None,
-    own: str | None = None,
-    first: bool = False,
-    mark: Mark = str,
-    compare: str = "named",
-) -> str:
-    """What each response says; with `mine`, also the answer the judge takes as its own (J1's "reference
-    answer of your own"), named by its text, not its position: after the restatements, or with `first`
-    before them, followed by which response (`own`: "A"/"B", None = neither) agrees with it, as `compare`
-    says (see `template_traces`)."""
+def _restate(example: JudgeExample, pair: Pair, mine: str | None = None, own: str | None = None) -> str:
+    """What each response says. With `mine` (the judge's own answer): the trace opens with it, then checks
+    A, and B only if A does not match; `own` ("A"/"B", None = neither) is the response that matches."""
     a, b = _shown(example, pair)
-    if mine is not None and first and compare == "each":
-        steps = [f"My own answer: {mark(mine)}."]
-        for side, text in zip("AB", (a, b), strict=True):
-            match = side == own
-            steps.append(
-                f"Response {side} says {gist(text, pair.source)}, which "
-                f"{'matches' if match else 'does not match'} my answer."
-            )
-            if match:
-                break
-        else:
-            steps.append("Neither response matches my answer.")
-        return " ".join(steps)
-    said = f"Response A says: {gist(a, pair.source)}. Response B says: {gist(b, pair.source)}."
     if mine is None:
-        return said
-    if not first:
-        return f"{said} My own answer: {mark(mine)}."
-    agrees = f"Response {own} agrees with my answer." if own else "Neither response agrees with my answer."
-    return f"My own answer: {mark(mine)}. {said} {agrees}"
+        return f"Response A says: {gist(a, pair.source)}. Response B says: {gist(b, pair.source)}."
+    steps = [f"My own answer: {mine}."]
+    for side, text in zip("AB", (a, b), strict=True):
+        match = side == own
+        steps.append(
+            f"Response {side} says {gist(text, pair.source)}, which "
+            f"{'matches' if match else 'does not match'} my answer."
+        )
+        if match:
+            break
+    else:
+        steps.append("Neither response matches my answer.")
+    return " ".join(steps)
 
 
 def agreeing_side(example: JudgeExample, pair: Pair, mine: str) -> str | None:
-    """The response ("A"/"B") whose final answer equals `mine`, None if neither does."""
+    """The first response ("A", then "B") whose final answer equals `mine`, None if neither does."""
     from j1.verifiers.mathcheck import quick_equal
 
     for side, text in zip("AB", _shown(example, pair), strict=True):
@@ -116,55 +83,44 @@ def agreeing_side(example: JudgeExample, pair: Pair, mine: str) -> str | None:
     return None
 
 
-def pairwise_verdict_trace(
-    example: JudgeExample, pair: Pair, decision: str, restated: str, mark: Mark = str
-) -> str:
+def pairwise_verdict_trace(example: JudgeExample, pair: Pair, decision: str, restated: str) -> str:
     return (
-        f"<think>{restated} Response {mark(decision)} answers the question better.</think>\n"
-        f"<answer>[[{mark(decision)}]]</answer>"
+        f"<think>{restated} Response {decision} answers the question better.</think>\n"
+        f"<answer>[[{decision}]]</answer>"
     )
 
 
-def _scores(decision: str, mark: Mark) -> str:
+def _scores(decision: str) -> str:
     sa, sb = (WIN, LOSE) if decision == "A" else (LOSE, WIN)
-    return f"<score_A>{mark(sa)}</score_A> <score_B>{mark(sb)}</score_B>"
+    return f"<score_A>{sa}</score_A> <score_B>{sb}</score_B>"
 
 
-def pairwise_scores_trace(
-    example: JudgeExample, pair: Pair, decision: str, restated: str, mark: Mark = str
-) -> str:
-    return f"<think>{restated} Response {mark(decision)} is better.</think>\n{_scores(decision, mark)}"
+def pairwise_scores_trace(example: JudgeExample, pair: Pair, decision: str, restated: str) -> str:
+    return f"<think>{restated} Response {decision} is better.</think>\n{_scores(decision)}"
 
 
-def pairwise_scores_verdict_trace(
-    example: JudgeExample, pair: Pair, decision: str, restated: str, mark: Mark = str
-) -> str:
+def pairwise_scores_verdict_trace(example: JudgeExample, pair: Pair, decision: str, restated: str) -> str:
     return (
-        f"<think>{restated} Response {mark(decision)} is better.</think>\n{_scores(decision, mark)}\n"
-        f"<answer>[[{mark(decision)}]]</answer>"
+        f"<think>{restated} Response {decision} is better.</think>\n{_scores(decision)}\n"
+        f"<answer>[[{decision}]]</answer>"
     )
 
 
-def pointwise_trace(example: JudgeExample, pair: Pair, decision: str, restated: str, mark: Mark = str) -> str:
+def pointwise_trace(example: JudgeExample, pair: Pair, decision: str, restated: str) -> str:
     text = pair.chosen if example.role == "chosen" else pair.rejected
     score = WIN if decision == "good" else LOSE
-    return f"<think>The response says: {gist(text, pair.source)}.</think>\n<score>{mark(score)}</score>"
+    return f"<think>The response says: {gist(text, pair.source)}.</think>\n<score>{score}</score>"
 
 
-# (example, pair, decision, restated, mark): `restated` is `_restate`'s text for pairwise examples, "" for
-# pointwise; `mark` writes the decision (`str`, or `decided` for marked traces)
-TEMPLATES: dict[str, Callable[[JudgeExample, Pair, str, str, Mark], str]] = {
+# (example, pair, decision, restated): `restated` is `_restate`'s text for pairwise examples, "" for pointwise
+TEMPLATES: dict[str, Callable[[JudgeExample, Pair, str, str], str]] = {
     "pairwise_verdict": pairwise_verdict_trace,
     "pairwise_verdict_short": pairwise_verdict_trace,
     "pairwise_scores": pairwise_scores_trace,
     "pairwise_scores_verdict": pairwise_scores_verdict_trace,
     "pointwise": pointwise_trace,
 }
-LABEL_POLICIES = ("correct", "random", "random_pair")
 OTHER = {"A": "B", "B": "A", "good": "bad", "bad": "good"}
-
-
-COMPARES = ("named", "each")  # own_answer_first: how the trace finds the agreeing response (template_traces)
 
 
 def check_choice(key: str, value: str, valid: Sequence[str]) -> None:
@@ -178,71 +134,48 @@ def template_traces(
     pairs: dict[str, Pair],
     policy: str = "correct",
     seed: int = 0,
-    own_answer: bool = False,
-    own_answer_first: bool = False,
+    own_answer: str = "none",
     own_answers: dict[str, str] | None = None,
-    marked: bool = False,
-    compare: str = "named",
     form: str = "value",
 ) -> list[str]:
-    """One trace per example. `own_answer` (pairwise math examples): after restating both answers the
-    trace names one as the judge's own: the label's under `correct`; under `random` a second seeded coin,
-    independent of the decision, so the traces still say nothing about which response is right.
-    `own_answer_first`: the trace opens with its own answer, restates both, names the response that agrees
-    and decides for it (J1's reasoning from a reference answer); under `random` the own answer, and so the
-    decision, is the seeded coin: the traces teach the reasoning steps and still no label.
-    `random_pair`: the coins are drawn per pair, on content (chosen or rejected), so both orders of a pair
-    side with the same response: half the pairs consistently right, half consistently wrong. The traces
-    teach position invariance and still nothing about which response is right.
-    `own_answers` (question -> the judge's own final answer, from solving the question itself: see
-    `solve_questions`), with `own_answer_first`: math traces open with that answer and decide for the
-    response that agrees with it; where neither does, the policy's coin decides. No label is read: the
-    decision is right exactly as often as the judge's own answer is.
-    `compare` (with `own_answer_first`): `named` restates both answers, then names the response that agrees;
-    `each` restates A and says whether it matches the own answer, stops there if it does, else does the same
-    for B, and decides for the first that matches. Each step compares two values a few tokens apart, where
-    `named` asks for a look-up across the trace (measured in the learning check recipe's comments).
-    `form`: `equation` writes a coin's own answer as the equation the question asks for ("14 times 4 =
-    56"), as `solve_questions` writes the model's (`own_answers` arrive written).
-    `marked`: the decisions are wrapped for `unmark` (see the module's docstring)."""
-    check_choice("label_policy", policy, LABEL_POLICIES)
-    check_choice("own_answer_form", form, FORMS)
-    check_choice("own_answer_compare", compare, COMPARES)
+    """One trace per example (see the module's docstring for `policy`, `own_answer` and `form`).
+    `random_pair` draws its coin per pair, on content (chosen or rejected), so both orders of a pair side
+    with the same response: half the pairs consistently right, half consistently wrong. `own_answers`
+    (question -> the model's own answer, written as `solve_questions` writes it) is what `own_answer: model`
+    reads; where neither response matches it, the policy's coin decides."""
+    check_choice("label_policy", policy, get_args(LabelPolicy))
+    check_choice("own_answer", own_answer, get_args(OwnAnswer))
+    check_choice("own_answer_form", form, get_args(OwnAnswerForm))
+    if own_answer == "model" and own_answers is None:
+        raise J1Error("traces.own_answer: model needs the model's own answers (solve_questions)")
     out = []
     for e in examples:
         if e.format not in TEMPLATES:
             raise J1Error(
                 f"no template trace for format {e.format!r}; formats with one: {', '.join(TEMPLATES)}"
             )
-        rng = random.Random(f"{seed}:{e.group}:{e.order}{e.role}")
         right = ("good" if e.role == "chosen" else "bad") if e.role else e.label
-        if policy == "random_pair":
-            # one coin per pair, on content: both orders (both roles) side with the same response
-            coins = random.Random(f"{seed}:{e.group}")
-            decision = right if coins.random() < 0.5 else OTHER[right]
-            own_side = right if coins.random() < 0.5 else OTHER[right]
+        if policy == "random_pair":  # one coin per pair, on content: both orders side with the same response
+            decision = right if random.Random(f"{seed}:{e.group}").random() < 0.5 else OTHER[right]
+        elif policy == "correct":
+            decision = right
         else:
-            decision = right if policy == "correct" else rng.choice(["good", "bad"] if e.role else ["A", "B"])
-            own_side = right if policy == "correct" else rng.choice(["A", "B"])
+            rng = random.Random(f"{seed}:{e.group}:{e.order}{e.role}")
+            decision = rng.choice(["good", "bad"] if e.role else ["A", "B"])
         pair = pairs[e.pair_id]
         own, mine = None, None
-        if own_answers is not None and own_answer_first and not e.role and pair.source == "math":
-            mine = own_answers.get(pair.prompt) or "none"
-            own = agreeing_side(e, pair, final_value(mine))
+        if own_answer != "none" and not e.role and pair.source == "math":
+            if own_answer == "model":
+                mine = (own_answers or {}).get(pair.prompt) or "none"
+                own = agreeing_side(e, pair, final_value(mine))
+            else:  # the decided response's answer; checked in turn, the first that says it agrees
+                mine = gist(_shown(e, pair)["AB".index(decision)], pair.source)
+                own = agreeing_side(e, pair, mine) or decision
+                expr = question_expression(pair.prompt) if form == "equation" else None
+                mine = f"{expr} = {mine}" if expr else mine
             decision = own or decision
-        elif (own_answer or own_answer_first) and not e.role and pair.source == "math":
-            own = decision if own_answer_first else own_side
-            mine = gist(_shown(e, pair)["AB".index(own)], pair.source)
-            if own_answer_first and compare == "each":
-                # checked in turn, the first response that says the same answer is the one that agrees
-                own = decision = agreeing_side(e, pair, mine) or own
-            expr = question_expression(pair.prompt) if form == "equation" else None
-            mine = f"{expr} = {mine}" if expr else mine
-        mark_own = decided if marked else str
-        restated = "" if e.role else _restate(e, pair, mine, own, own_answer_first, mark_own, compare)
-        # with an own answer the verdict follows from it (the trace's logic); without one it is the decision
-        mark_verdict = decided if marked and mine is None else str
-        out.append(TEMPLATES[e.format](e, pair, decision, restated, mark_verdict))
+        restated = "" if e.role else _restate(e, pair, mine, own)
+        out.append(TEMPLATES[e.format](e, pair, decision, restated))
     return out
 
 
@@ -301,7 +234,7 @@ def solve_questions(
     from j1.data_synthesis.sources import Item
     from j1.verifiers.extract import extract_answer
 
-    check_choice("own_answer_form", form, FORMS)
+    check_choice("own_answer_form", form, get_args(OwnAnswerForm))
     questions = list(dict.fromkeys(questions))
     exprs = {q: question_expression(q) if form == "equation" else None for q in questions}
     solve = [q for q in questions if exprs[q] is None]
@@ -333,7 +266,6 @@ def question_expression(question: str) -> str | None:
     return m.group(1).strip() if m and ARITHMETIC.fullmatch(m.group(1).strip()) else None
 
 
-FORMS = ("value", "equation")  # own_answer_form: how the judge's own answer is written (solve_questions)
 EQUATION_TOKENS = 8  # the value after "expr =": a number, a few tokens
 ASKS_FOR = re.compile(r"\s*what is (.+?)\?\s*$", re.IGNORECASE)
 ARITHMETIC = re.compile(r"[-+*/x×÷().\d\s]+|[\d.]+(\s*(times|plus|minus|divided by)\s*[\d.]+)+")
