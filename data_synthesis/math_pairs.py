@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from j1.backends import Backend, SamplingParams
-from j1.data_synthesis.pairs import Pair
 from j1.data_synthesis.sources import Item, SourceConfig
+from j1.pairs import Pair
 from j1.templates import render
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from j1 import J1Error
 from j1.config import load_config
-from j1.data_synthesis.pairs import Pair
+from j1.pairs import Pair
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # bench/ is a folder of the checkout, not of the installed package

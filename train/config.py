@@ -9,28 +9,30 @@ a trainer section is an error. `lora` is a dict of `peft.LoraConfig` keys; empty
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from j1 import J1Error
 from j1.models import DEFAULT_MODEL
 from j1.train.examples import OverlongRule, TruncateSide
 
-ALGOS = ("grpo", "sft", "dpo", "semi-online-dpo")
+Algo = Literal["grpo", "sft", "dpo", "semi-online-dpo"]
+ALGOS: tuple[str, ...] = get_args(Algo)
 TraceSource = Literal["template", "judge"]
 LabelPolicy = Literal["correct", "random", "random_pair"]
 OwnAnswer = Literal["none", "response", "model"]
 OwnAnswerForm = Literal["value", "equation"]
+AdvantageGroup = Literal["order", "pair"]
 MULTITASK = "multitask"
 
 # j1's defaults under each trainer section: small, CPU-friendly, J1's sampling (temperature 1.0).
 GRPO_DEFAULTS: dict[str, Any] = {
     "num_generations": 4,
-    "per_device_train_batch_size": 8,  # = 2 orders x 4 rollouts: one pair per step
-    "max_completion_length": 256,
+    "per_device_train_batch_size": 16,  # = 2 pairs x 2 orders x 4 rollouts per step
+    "max_completion_length": 128,
     "temperature": 1.0,
-    "learning_rate": 1e-6,
+    "learning_rate": 1e-5,  # a small model on a short budget; J1's 8B recipe uses 1e-6 over 300 steps
     "beta": 0.01,
-    "max_steps": 100,
+    "max_steps": 60,
     "logging_steps": 1,
     "save_strategy": "steps",
     "save_steps": 25,
@@ -112,6 +114,35 @@ class TraceConfig:
     own_answer_form: OwnAnswerForm = "value"
 
 
+def warm_start_traces() -> TraceConfig:
+    return TraceConfig(
+        label_policy="random_pair",
+        own_answer="model",
+        own_answer_form="equation",
+        max_examples=200,
+        max_tokens=128,
+    )
+
+
+@dataclass
+class WarmStartConfig:
+    """An SFT stage before GRPO or DPO, in `out/warm`, on the same training pairs (the held-out split is the
+    same): it teaches a base model the judge's format, so its first rollouts parse and earn rewards. The
+    default traces read no label (a coin per pair, the judge's own answer to math questions), so what the
+    judge learns about right and wrong comes from the main stage. The main stage starts from
+    `out/warm/judge`; a rerun reuses a finished warm start."""
+
+    enabled: bool = True
+    traces: TraceConfig = field(default_factory=warm_start_traces)
+    sft: dict[str, Any] = field(
+        default_factory=lambda: {
+            "num_train_epochs": 1,
+            "per_device_train_batch_size": 2,
+            "learning_rate": 2e-4,
+        }
+    )
+
+
 @dataclass
 class SemiOnlineConfig:
     sync_steps: int = 1  # s: re-sample DPO pairs with the current model every s optimizer steps (1 = online)
@@ -132,7 +163,7 @@ class HeldoutEvalConfig:
 
 @dataclass
 class TrainConfig:
-    algo: str = "grpo"  # grpo | sft | dpo | semi-online-dpo
+    algo: Algo = "grpo"
     model: str = DEFAULT_MODEL  # alias, local folder or hub id
     format: str = "pairwise_verdict"  # a judge format, or `multitask` (the `mixture`)
     mixture: dict[str, float] = field(default_factory=lambda: {"pairwise_verdict": 1.0, "pointwise": 1.0})
@@ -149,11 +180,12 @@ class TrainConfig:
     trainable_layers: int | None = None
     # GRPO advantages: `order` = TRL's groups (the G rollouts of one prompt); `pair` = the 2 x G rollouts of a
     # pair, both orders together (EIS-GRPO; see train/sampler.py)
-    advantage_group: str = "order"
+    advantage_group: AdvantageGroup = "order"
     grpo: dict[str, Any] = field(default_factory=dict)
     sft: dict[str, Any] = field(default_factory=dict)
     dpo: dict[str, Any] = field(default_factory=dict)
     traces: TraceConfig = field(default_factory=TraceConfig)
+    warm_start: WarmStartConfig = field(default_factory=WarmStartConfig)  # before grpo / dpo (not sft)
     semi_online: SemiOnlineConfig = field(default_factory=SemiOnlineConfig)
     heldout_eval: HeldoutEvalConfig = field(default_factory=HeldoutEvalConfig)
 
@@ -188,6 +220,8 @@ def resolve_bf16(section: dict[str, Any]) -> None:
 
     if section.get("use_cpu") or not torch.cuda.is_available():
         section["bf16"] = cpu_native_bf16()
+        if section["bf16"] and not torch.backends.mps.is_available():
+            section["use_cpu"] = True  # transformers refuses bf16 without a GPU unless told it runs on CPU
 
 
 def trainer_args(

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from j1 import J1Error
-from j1.data_synthesis.pairs import Pair
+from j1.pairs import Pair
 from j1.train.examples import TokenBudget, assign_formats, fit_pair
 
 log = logging.getLogger(__name__)

@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from j1 import J1Error
-from j1.data_synthesis.pairs import Pair
 from j1.formats import get_format
 from j1.io import read_jsonl
+from j1.pairs import Pair
 
 log = logging.getLogger(__name__)
 

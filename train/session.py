@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from j1 import J1Error
-from j1.data_synthesis.pairs import Pair
 from j1.models import resolve_model
+from j1.pairs import Pair
 from j1.train.callbacks import DeadlineCallback, MetricsCallback, tensorboard_callback
 from j1.train.config import ALGOS, MULTITASK, TrainConfig
 from j1.train.examples import (

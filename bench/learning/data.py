@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from j1 import J1Error
-from j1.data_synthesis.pairs import Pair
+from j1.pairs import Pair
 
 HINT = "{prompt}\n(Note: the correct answer is {answer}.)"
 

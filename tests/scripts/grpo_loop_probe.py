@@ -31,9 +31,9 @@ def main(model_dir: str, out_dir: str) -> None:
     from trl import GRPOConfig
     from vllm import SamplingParams
 
-    from j1.data_synthesis.pairs import Pair
+    from j1.pairs import Pair
     from j1.train.examples import render_group
-    from j1.train.sampler import PairGRPOTrainer
+    from j1.train.grpo import PairGRPOTrainer
 
     global HALF
     out = Path(out_dir)

@@ -1,4 +1,5 @@
-"""The Pair contract of DESIGN.md and its stable content id."""
+"""The Pair contract: one preference pair whose right answer is known (what `j1 synth` writes and `j1 train`
+and `j1 eval` read), with its stable content id."""
 
 from __future__ import annotations
 
