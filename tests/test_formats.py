@@ -132,3 +132,25 @@ def test_unknown_format_and_missing_responses() -> None:
         get_format("pairwise_verdict").render("q", response="x")
     with pytest.raises(J1Error, match="needs response"):
         get_format("pointwise").render("q", response_a="x", response_b="y")
+
+
+@pytest.mark.parametrize("name", list(FORMATS))
+def test_written_decisions_parse_back(name: str) -> None:
+    """Each format owns both sides of its text: a decision it writes, its own parser reads back (the
+    verdict, and the scores for score formats); a pairwise decision other than A/B is refused."""
+    from j1.formats import LOSE, WIN
+
+    fmt = get_format(name)
+    decisions = ["A", "B"] if fmt.kind == "pairwise" else [str(WIN), str(LOSE), "0", "10"]
+    for decision in decisions:
+        j = fmt.parse(fmt.write("Both answers restated; one matches.", decision))
+        assert j.parse_ok and j.reasoning == "Both answers restated; one matches.", (name, decision, j)
+        if fmt.kind == "pairwise":
+            assert j.verdict == decision
+            if "scores" in name:
+                assert j.scores == ({"A": WIN, "B": LOSE} if decision == "A" else {"A": LOSE, "B": WIN})
+        else:
+            assert j.scores == {"score": float(decision)}
+    if fmt.kind == "pairwise":
+        with pytest.raises(J1Error, match="A or B"):
+            fmt.write("x", "tie")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from j1 import J1Error
-from j1.data_synthesis.pairs import Pair
+from j1.pairs import Pair
 from j1.train.examples import (
     TokenBudget,
     assign_formats,
@@ -438,7 +438,8 @@ def test_random_pair_traces_side_with_one_response_in_both_orders(fmt: str) -> N
     """`label_policy: random_pair`: one coin per pair, on content. Both orders (pointwise: both roles) side
     with the same response, and over many pairs that response is the chosen one about half the time, so
     the traces teach position invariance and no label."""
-    from j1.train.traces import WIN, template_traces
+    from j1.formats import WIN
+    from j1.train.traces import template_traces
 
     pairs = make_pairs(40)
     examples = build_examples(assign_formats(pairs, {fmt: 1}))
@@ -475,7 +476,7 @@ def test_pair_advantages_centre_over_both_orders_of_a_pair() -> None:
     pair's std (`group`), the batch's (`batch`) or not (`none`); rows no function scored get 0."""
     import torch
 
-    from j1.train.sampler import pair_advantages
+    from j1.train.grpo import pair_advantages
 
     nan = float("nan")
     # G = 2; pair 1: a judge stuck on A (verdict 1 on ab, 0 on ba); pair 2: all rollouts alike

@@ -22,17 +22,17 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, get_args
 
 from j1 import J1Error
-from j1.data_synthesis.pairs import Pair
+from j1.formats import LOSE, WIN, get_format
+from j1.pairs import Pair
 from j1.train.config import LabelPolicy, OwnAnswer, OwnAnswerForm
 from j1.train.examples import JudgeExample
 from j1.train.rewards import pointwise_pair, verdict
 
 TAG = re.compile(r"</?[A-Za-z_]+>|\[\[|\]\]")  # tags and brackets
-WIN, LOSE = 8, 3  # template scores of the better / worse response
 
 
 def gist(text: str, source: str = "") -> str:
@@ -83,43 +83,6 @@ def agreeing_side(example: JudgeExample, pair: Pair, mine: str) -> str | None:
     return None
 
 
-def pairwise_verdict_trace(example: JudgeExample, pair: Pair, decision: str, restated: str) -> str:
-    return (
-        f"<think>{restated} Response {decision} answers the question better.</think>\n"
-        f"<answer>[[{decision}]]</answer>"
-    )
-
-
-def _scores(decision: str) -> str:
-    sa, sb = (WIN, LOSE) if decision == "A" else (LOSE, WIN)
-    return f"<score_A>{sa}</score_A> <score_B>{sb}</score_B>"
-
-
-def pairwise_scores_trace(example: JudgeExample, pair: Pair, decision: str, restated: str) -> str:
-    return f"<think>{restated} Response {decision} is better.</think>\n{_scores(decision)}"
-
-
-def pairwise_scores_verdict_trace(example: JudgeExample, pair: Pair, decision: str, restated: str) -> str:
-    return (
-        f"<think>{restated} Response {decision} is better.</think>\n{_scores(decision)}\n"
-        f"<answer>[[{decision}]]</answer>"
-    )
-
-
-def pointwise_trace(example: JudgeExample, pair: Pair, decision: str, restated: str) -> str:
-    text = pair.chosen if example.role == "chosen" else pair.rejected
-    score = WIN if decision == "good" else LOSE
-    return f"<think>The response says: {gist(text, pair.source)}.</think>\n<score>{score}</score>"
-
-
-# (example, pair, decision, restated): `restated` is `_restate`'s text for pairwise examples, "" for pointwise
-TEMPLATES: dict[str, Callable[[JudgeExample, Pair, str, str], str]] = {
-    "pairwise_verdict": pairwise_verdict_trace,
-    "pairwise_verdict_short": pairwise_verdict_trace,
-    "pairwise_scores": pairwise_scores_trace,
-    "pairwise_scores_verdict": pairwise_scores_verdict_trace,
-    "pointwise": pointwise_trace,
-}
 OTHER = {"A": "B", "B": "A", "good": "bad", "bad": "good"}
 
 
@@ -150,10 +113,7 @@ def template_traces(
         raise J1Error("traces.own_answer: model needs the model's own answers (solve_questions)")
     out = []
     for e in examples:
-        if e.format not in TEMPLATES:
-            raise J1Error(
-                f"no template trace for format {e.format!r}; formats with one: {', '.join(TEMPLATES)}"
-            )
+        fmt = get_format(e.format)
         right = ("good" if e.role == "chosen" else "bad") if e.role else e.label
         if policy == "random_pair":  # one coin per pair, on content: both orders side with the same response
             decision = right if random.Random(f"{seed}:{e.group}").random() < 0.5 else OTHER[right]
@@ -174,8 +134,13 @@ def template_traces(
                 expr = question_expression(pair.prompt) if form == "equation" else None
                 mine = f"{expr} = {mine}" if expr else mine
             decision = own or decision
-        restated = "" if e.role else _restate(e, pair, mine, own)
-        out.append(TEMPLATES[e.format](e, pair, decision, restated))
+        if e.role:  # pointwise: what the response says, then its score
+            text = pair.chosen if e.role == "chosen" else pair.rejected
+            thinking = f"The response says: {gist(text, pair.source)}."
+            out.append(fmt.write(thinking, str(WIN if decision == "good" else LOSE)))
+        else:
+            thinking = f"{_restate(e, pair, mine, own)} Response {decision} answers the question better."
+            out.append(fmt.write(thinking, decision))
     return out
 
 

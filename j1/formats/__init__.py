@@ -1,4 +1,5 @@
-"""Judge formats: one versioned template + one parser per format, looked up by name.
+"""Judge formats: each owns both sides of its text (a versioned template for the prompt, a parser for the
+judge's output, and `write`, which renders a decision as that output), looked up by name.
 
 | name                      | judge sees            | judge ends with                                  |
 |---------------------------|-----------------------|--------------------------------------------------|
@@ -50,12 +51,36 @@ def quote(text: str) -> str:
     return text
 
 
+WIN, LOSE = 8, 3  # the scores `write` gives the better / worse response (score formats)
+
+
+def _verdict(decision: str) -> str:
+    return f"<answer>[[{decision}]]</answer>"
+
+
+def _scores(decision: str) -> str:
+    sa, sb = (WIN, LOSE) if decision == "A" else (LOSE, WIN)
+    return f"<score_A>{sa}</score_A> <score_B>{sb}</score_B>"
+
+
+def _score(decision: str) -> str:
+    return f"<score>{decision}</score>"
+
+
 @dataclass(frozen=True)
 class JudgeFormat:
     name: str
     template: str  # versioned template name in j1.prompts
     kind: str  # "pairwise" | "pointwise"
     parse: Callable[[str], Judgment]
+    answer: Callable[[str], str]  # the final block for a decision: "A"/"B" (pairwise), a score (pointwise)
+
+    def write(self, thinking: str, decision: str) -> str:
+        """A judge output in this format: `thinking`, then `decision` in the format's answer block (what
+        SFT traces are made of; `parse` reads it back)."""
+        if self.kind == "pairwise" and decision not in ("A", "B"):
+            raise J1Error(f"format {self.name}: a pairwise decision is A or B, not {decision!r}")
+        return f"<think>{thinking}</think>\n{self.answer(decision)}"
 
     def render(
         self,
@@ -84,15 +109,23 @@ class JudgeFormat:
 FORMATS: dict[str, JudgeFormat] = {
     f.name: f
     for f in (
-        JudgeFormat("pairwise_verdict", "pairwise_verdict_v1", "pairwise", parse_pairwise_verdict),
+        JudgeFormat("pairwise_verdict", "pairwise_verdict_v1", "pairwise", parse_pairwise_verdict, _verdict),
         JudgeFormat(
-            "pairwise_verdict_short", "pairwise_verdict_short_v1", "pairwise", parse_pairwise_verdict
+            "pairwise_verdict_short",
+            "pairwise_verdict_short_v1",
+            "pairwise",
+            parse_pairwise_verdict,
+            _verdict,
         ),
-        JudgeFormat("pairwise_scores", "pairwise_scores_v1", "pairwise", parse_pairwise_scores),
+        JudgeFormat("pairwise_scores", "pairwise_scores_v1", "pairwise", parse_pairwise_scores, _scores),
         JudgeFormat(
-            "pairwise_scores_verdict", "pairwise_scores_verdict_v1", "pairwise", parse_pairwise_scores_verdict
+            "pairwise_scores_verdict",
+            "pairwise_scores_verdict_v1",
+            "pairwise",
+            parse_pairwise_scores_verdict,
+            lambda d: f"{_scores(d)}\n{_verdict(d)}",
         ),
-        JudgeFormat("pointwise", "pointwise_v1", "pointwise", parse_pointwise),
+        JudgeFormat("pointwise", "pointwise_v1", "pointwise", parse_pointwise, _score),
     )
 }
 
@@ -103,4 +136,4 @@ def get_format(name: str) -> JudgeFormat:
     return FORMATS[name]
 
 
-__all__ = ["DELIMITERS", "FORMATS", "JudgeFormat", "Judgment", "get_format", "quote"]
+__all__ = ["DELIMITERS", "FORMATS", "LOSE", "WIN", "JudgeFormat", "Judgment", "get_format", "quote"]
