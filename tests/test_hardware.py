@@ -53,6 +53,21 @@ def test_trainer_args_resolve_bf16_for_every_algorithm(monkeypatch) -> None:
     assert trainer_args(GRPOConfig, cfg, "grpo", GRPO_DEFAULTS, "/tmp/j1-bf16").bf16 is False
 
 
+def test_bf16_on_a_gpu_less_machine_builds_without_use_cpu_in_the_recipe(monkeypatch) -> None:
+    """A recipe with no `use_cpu` (the default config) on a CPU with native bf16: transformers refuses bf16
+    without a GPU unless `use_cpu` is set, so j1 sets it with bf16."""
+    import torch
+    from trl import SFTConfig
+
+    from j1.train.config import SFT_DEFAULTS, TrainConfig, trainer_args
+
+    monkeypatch.setattr(hardware, "cpu_native_bf16", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    args = trainer_args(SFTConfig, TrainConfig(), "sft", SFT_DEFAULTS, "/tmp/j1-bf16")
+    assert args.bf16 is True and args.use_cpu is True
+
+
 def test_vllm_cpu_dtype_auto_is_float32_without_native_bf16(monkeypatch) -> None:
     from j1.backends import vllm as jv
 

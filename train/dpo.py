@@ -21,7 +21,7 @@ import random
 from typing import Any
 
 from j1 import J1Error
-from j1.train.config import DPO_DEFAULTS, trainer_args
+from j1.train.config import DPO_DEFAULTS, TrainConfig, trainer_args
 from j1.train.examples import JudgeExample
 from j1.train.session import Session, TrainResult
 from j1.train.sft import check_traces, judge_samples, pick_groups, write_rows
@@ -55,16 +55,33 @@ def _dataset(rows: list[dict[str, Any]]) -> Any:
     return Dataset.from_list(rows)
 
 
+def check_dpo(cfg: TrainConfig, output_dir: str) -> Any:
+    """The DPOConfig of a dpo / semi-online-dpo run, every setting it reads validated first."""
+    from trl import DPOConfig
+
+    tc, so = cfg.traces, cfg.semi_online
+    check_traces(tc)
+    if cfg.algo == "dpo":
+        if tc.source != "judge":
+            raise J1Error(
+                "dpo needs sampled traces (traces.source=judge): templated traces have no wrong verdicts to learn from"
+            )
+        return trainer_args(DPOConfig, cfg, "dpo", DPO_DEFAULTS, output_dir)
+    if so.sync_steps < 1 or so.rounds < 1 or so.pairs_per_round < 1:
+        raise J1Error("semi_online.sync_steps, rounds and pairs_per_round must be >= 1")
+    if cfg.resume:
+        raise J1Error("semi-online-dpo cannot resume from a checkpoint yet; start a new --out")
+    if cfg.lora:
+        raise J1Error("semi-online-dpo with lora is not supported yet; use algo=dpo or full fine-tuning")
+    rounds = {"max_steps": so.sync_steps, "save_strategy": "no"}
+    return trainer_args(DPOConfig, cfg, "dpo", DPO_DEFAULTS, output_dir, **rounds)
+
+
 def train_offline(session: Session) -> TrainResult:
-    from trl import DPOConfig, DPOTrainer
+    from trl import DPOTrainer
 
     cfg, tc = session.cfg, session.cfg.traces
-    check_traces(tc)
-    if tc.source != "judge":
-        raise J1Error(
-            "dpo needs sampled traces (traces.source=judge): templated traces have no wrong verdicts to learn from"
-        )
-    args = trainer_args(DPOConfig, cfg, "dpo", DPO_DEFAULTS, str(session.checkpoints))
+    args = check_dpo(cfg, str(session.checkpoints))
     cache = session.out / "dpo_pairs.jsonl"
     if session.resume_from and cache.is_file():
         rows = [json.loads(ln) for ln in cache.read_text().splitlines() if ln.strip()]
@@ -108,18 +125,10 @@ def round_examples(session: Session, rnd: int, per_round: int) -> list[JudgeExam
 def train_semi_online(session: Session) -> TrainResult:
     import torch
     from transformers import AutoModelForCausalLM, get_scheduler
-    from trl import DPOConfig, DPOTrainer
+    from trl import DPOTrainer
 
     cfg, so, tc = session.cfg, session.cfg.semi_online, session.cfg.traces
-    check_traces(tc)
-    if so.sync_steps < 1 or so.rounds < 1 or so.pairs_per_round < 1:
-        raise J1Error("semi_online.sync_steps, rounds and pairs_per_round must be >= 1")
-    if session.resume_from or cfg.resume:
-        raise J1Error("semi-online-dpo cannot resume from a checkpoint yet; start a new --out")
-    if cfg.lora:
-        raise J1Error("semi-online-dpo with lora is not supported yet; use algo=dpo or full fine-tuning")
-    rounds = {"max_steps": so.sync_steps, "save_strategy": "no"}
-    args = trainer_args(DPOConfig, cfg, "dpo", DPO_DEFAULTS, str(session.checkpoints), **rounds)
+    args = check_dpo(cfg, str(session.checkpoints))
     init = dict(args.model_init_kwargs or {})
     dtype = init.pop("dtype", "float32")
     init["dtype"] = getattr(torch, dtype) if isinstance(dtype, str) and dtype != "auto" else dtype

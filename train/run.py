@@ -1,6 +1,7 @@
 """`j1 train`: a thinking judge from preference pairs (GRPO, SFT, DPO or semi-online DPO).
 
-Reads top to bottom: load the config -> `prepare` (names, pairs, held-out split, both-order examples,
+Reads top to bottom: load the config -> `check` (every stage's settings, before compute) -> the warm start
+(`warm_start`: an SFT stage in `out/warm`, reused when finished) -> `prepare` (names, pairs, held-out split, both-order examples,
 token budget, resume state: every bad input fails here, before compute) -> the algorithm from the registry
 (TRL's trainer does the work; checkpoints in `out/checkpoints`, per-step metrics in `out/metrics.jsonl`
 and `out/tensorboard`) -> the judge saved as an HF folder `out/judge` -> greedy held-out evaluation, both
@@ -8,9 +9,9 @@ orders -> model card + manifest.
 
 Under `accelerate launch` every process runs this; only rank 0 writes the manifest, card and evaluation.
 
+    j1 train --data runs/synth/pairs.jsonl --out runs/judge     # warm start + GRPO
     j1 train --recipe train/recipes/cpu_default.yaml
-    j1 train --algo sft --set traces.source=template --out runs/warm
-    j1 train --model runs/warm/judge --set data.path=runs/synth/pairs.jsonl
+    j1 train --algo sft --out runs/warm                          # a warm start alone
 """
 
 from __future__ import annotations
@@ -19,15 +20,25 @@ import importlib
 import json
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from j1 import J1Error
+from j1.config import to_dict
 from j1.manifest import RunManifest, fingerprint
+from j1.models import resolve_model
 from j1.train.callbacks import read_metrics
-from j1.train.config import GRPO_DEFAULTS, TrainConfig
+from j1.train.config import GRPO_DEFAULTS, TrainConfig, WarmStartConfig
 from j1.train.modelcard import save_judge, write_card
-from j1.train.session import Session, TrainResult, check_names, is_main_process, prepare
+from j1.train.session import (
+    Session,
+    TrainResult,
+    check_names,
+    check_trainable_layers,
+    is_main_process,
+    prepare,
+)
 
 __all__ = ["ALGORITHMS", "TrainConfig", "run"]
 
@@ -123,8 +134,77 @@ def previous_data(out: Path) -> str | None:
     return json.loads(path.read_text()).get("data", {}).get("pairs", {}).get("fingerprint")
 
 
+def check(cfg: TrainConfig, model_path: str) -> None:
+    """Every setting the stage reads, validated before any compute: names, layers, traces and the trainer
+    section (built into its TRL config)."""
+    from j1.train.sft import check_traces
+
+    check_names(cfg)
+    check_trainable_layers(cfg, model_path)
+    check_traces(cfg.traces)
+    checkpoints = str(Path(cfg.out) / "checkpoints")
+    if cfg.algo == "grpo":
+        from j1.train.grpo import grpo_args
+
+        grpo_args(cfg, checkpoints)
+    elif cfg.algo == "sft":
+        from trl import SFTConfig
+
+        from j1.train.config import SFT_DEFAULTS, trainer_args
+
+        trainer_args(SFTConfig, cfg, "sft", SFT_DEFAULTS, checkpoints)
+    else:
+        from j1.train.dpo import check_dpo
+
+        check_dpo(cfg, checkpoints)
+
+
+def warm_start_config(cfg: TrainConfig) -> TrainConfig:
+    """The warm start's own `j1 train` config: SFT with `warm_start.traces` and `warm_start.sft` into
+    `out/warm`, on the same pairs and split, no held-out evaluation of its own."""
+    w = cfg.warm_start
+    return replace(
+        cfg,
+        algo="sft",
+        out=str(Path(cfg.out) / "warm"),
+        traces=w.traces,
+        sft=w.sft,
+        warm_start=WarmStartConfig(enabled=False),
+        heldout_eval=replace(cfg.heldout_eval, enabled=False),
+        time_limit_minutes=None,
+        resume=cfg.resume and (Path(cfg.out) / "warm" / "checkpoints").is_dir(),
+    )
+
+
+def finished(cfg: TrainConfig) -> bool:
+    """`cfg.out` holds a finished run of this config (whether it was resumed on the way aside)."""
+    path = Path(cfg.out) / "manifest.json"
+    if not path.is_file():
+        return False
+    m = json.loads(path.read_text())
+    done, want = m.get("config") or {}, json.loads(json.dumps(to_dict(cfg)))
+    return m.get("status") == "ok" and {**done, "resume": None} == {**want, "resume": None}
+
+
 def run(cfg: TrainConfig, command: str = "j1 train") -> Path:
     check_names(cfg)
+    model_path = resolve_model(cfg.model)
+    warm = cfg.warm_start.enabled and cfg.algo != "sft"
+    warm_cfg = warm_start_config(cfg) if warm else None
+    for stage in (warm_cfg, cfg):
+        if stage is not None:
+            check(stage, model_path)  # every stage, before the first spends a second
+    if warm_cfg is not None:
+        if finished(warm_cfg):
+            log.info("warm start: reusing the finished one in %s", warm_cfg.out)
+        else:
+            run(warm_cfg, command=f"{command} (warm start)")
+        main_checkpoints = Path(cfg.out) / "checkpoints"
+        cfg = replace(
+            cfg,
+            model=str(Path(warm_cfg.out) / "judge"),
+            resume=cfg.resume and main_checkpoints.is_dir(),  # a run stopped in its warm start
+        )
     out = Path(cfg.out)
     main = is_main_process()
     before = previous_data(out) if cfg.resume else None
@@ -133,6 +213,8 @@ def run(cfg: TrainConfig, command: str = "j1 train") -> Path:
     with RunManifest(out, command, cfg) if main else _NoManifest() as manifest:
         session = prepare(cfg, manifest.counts, write=main)
         manifest.add_model("base", session.model_path)
+        if warm:
+            manifest.extra["warm_start"] = str(Path(cfg.out) / "warm")
         manifest.add_data("pairs", cfg.data.path)
         manifest.write("running")
         result = algorithm(cfg.algo)(session)

@@ -98,6 +98,7 @@ def train_config(
         "format": cfg.format,
         "data": data_keys,
         "heldout_eval": {"enabled": False},  # every judge is scored below on the same held-out pairs
+        "warm_start": {"enabled": False},  # the benchmark's own warm stage precedes every arm
         "tensorboard": False,
         "time_limit_minutes": minutes,
     }
@@ -107,9 +108,7 @@ def train_config(
 def check(cfg: LearningConfig, model_path: str) -> None:
     """Every stage's config built and validated before any compute."""
     from j1.eval.judges import BASELINES
-    from j1.train.grpo import grpo_args
-    from j1.train.session import check_names, check_trainable_layers
-    from j1.train.sft import check_traces
+    from j1.train.run import check as check_stage
 
     for b in cfg.eval.baselines:
         if b not in BASELINES:
@@ -134,13 +133,9 @@ def check(cfg: LearningConfig, model_path: str) -> None:
         )
         if t.format == "multitask":
             raise J1Error(f"arm {name}: the benchmark scores one judge format; set {cfg.format}")
-        if t.algo == "grpo":
-            grpo_args(t, str(here / name / "checkpoints"))
         stages.append(t)
     for t in stages:
-        check_names(t)
-        check_traces(t.traces)
-        check_trainable_layers(t, model_path)
+        check_stage(t, model_path)
 
 
 def synth_pairs(cfg: LearningConfig, out: Path) -> Path:
