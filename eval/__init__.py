@@ -1,4 +1,2 @@
-"""j1.eval: reward benchmarks with their official metrics, both orders, self-consistency, reports.
-
-Not built yet: see issue #5. `j1 eval` says so and exits non-zero.
-"""
+"""j1.eval: reward benchmarks with their official metrics, both orders, self-consistency, reports
+(`j1 eval`; the benchmarks' registry is `j1.eval.benchmarks`)."""

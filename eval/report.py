@@ -1,4 +1,4 @@
-"""Reports of `j1 eval`: report.json (the issue's shape), report.md (tables), PNG bar plots, and the
+"""Reports of `j1 eval`: report.json (per benchmark: score, metric, subsets, rates), report.md (tables), PNG bar plots, and the
 side-by-side comparison of two report folders."""
 
 from __future__ import annotations

