@@ -12,7 +12,7 @@ detailed markdown]. Official rule, from THU-KEG/RM-Bench `scripts/utils.py:compu
 - domain score = mean(hard, normal, easy); domains chat, math, code, safety, where safety pools
   safety-refuse and safety-response (`split_dataset_by_domain`: `example['domain'].startswith(domain)`).
 - overall = mean of the domain scores; hard / normal / easy overall = their mean across domains.
-Domains absent from the data (the local copy here lacks math and safety) are left out of every mean and
+Domains absent from the data (a partial local copy, e.g. without math and safety) are left out of every mean and
 listed in `missing_domains`, so a partial run never passes for the full benchmark.
 
 Items: one per matrix cell (chosen_i vs rejected_j, `meta` holds i and j), grouped into one unit per prompt so
