@@ -311,8 +311,9 @@ def test_template_traces_parse_and_earn_the_reward(fmt: str) -> None:
         first = by_id[examples[0].pair_id]  # an `ab` example: chosen shown as A
         said = f"Response A says: {first.chosen.split()[-1]} Response B says: {first.rejected.split()[-1]}"
         assert said in traces[0]  # what each response says (its final answer), then the decision
-    random_traces = template_traces(examples, by_id, "random", seed=1)
-    assert random_traces != traces and template_traces(examples, by_id, "random", seed=1) == random_traces
+    coins = [template_traces(examples, by_id, "random_pair", seed=s) for s in range(4)]
+    assert any(c != traces for c in coins)  # a coin per pair (3 pairs): some seed decides against a label
+    assert template_traces(examples, by_id, "random_pair", seed=3) == coins[3]  # seeded
     with pytest.raises(J1Error, match="label_policy"):
         template_traces(examples, by_id, "flip")
 
@@ -323,7 +324,7 @@ STEP = r"Response ([AB]) says (\S+), which (matches|does not match) my answer\."
 def test_own_answer_response_checks_each_response_and_decides_for_the_first_that_matches() -> None:
     """`own_answer="response"`: the trace opens with the answer of the response the policy decides for,
     checks A, then (if A does not match) B, and decides for the one that matches. Under `correct` that is
-    the label; under `random` right and wrong decisions and both letters occur (no label read)."""
+    the label; under `random_pair` right and wrong decisions and both letters occur (no label read)."""
     import re
 
     from j1.train.traces import template_traces
@@ -332,7 +333,7 @@ def test_own_answer_response_checks_each_response_and_decides_for_the_first_that
     examples = build_examples(assign_formats(pairs, {"pairwise_verdict_short": 1}))
     by_id = {p.id: p for p in pairs}
     combos = set()
-    for policy in ("correct", "random"):
+    for policy in ("correct", "random_pair"):
         traces = template_traces(examples, by_id, policy, seed=5, own_answer="response")
         for e, t in zip(examples, traces, strict=True):
             mine = re.match(r"<think>My own answer: (\S+)\. Response A says", t).group(1)
@@ -347,7 +348,9 @@ def test_own_answer_response_checks_each_response_and_decides_for_the_first_that
     assert combos == {(True, "A"), (True, "B"), (False, "A"), (False, "B")}
     chat = make_pairs(2, source="chat")
     chat_examples = build_examples(assign_formats(chat, {"pairwise_verdict": 1}))
-    chat_traces = template_traces(chat_examples, {p.id: p for p in chat}, "random", own_answer="response")
+    chat_traces = template_traces(
+        chat_examples, {p.id: p for p in chat}, "random_pair", own_answer="response"
+    )
     assert not any("My own answer" in t for t in chat_traces)
     with pytest.raises(J1Error, match="own_answer 'first'"):
         template_traces(examples, by_id, "correct", own_answer="first")

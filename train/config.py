@@ -18,7 +18,7 @@ from j1.train.examples import OverlongRule, TruncateSide
 Algo = Literal["grpo", "sft", "dpo", "semi-online-dpo"]
 ALGOS: tuple[str, ...] = get_args(Algo)
 TraceSource = Literal["template", "judge"]
-LabelPolicy = Literal["correct", "random", "random_pair"]
+LabelPolicy = Literal["correct", "random_pair"]
 OwnAnswer = Literal["none", "response", "model"]
 OwnAnswerForm = Literal["value", "equation"]
 AdvantageGroup = Literal["order", "pair"]
@@ -102,8 +102,8 @@ class TraceConfig:
     temperature: float = 1.0
     max_tokens: int = 512
     max_examples: int | None = None  # at most this many training examples (seeded choice of pairs)
-    # template: the verdict written is the label (`correct`), a coin per example (`random`, format only) or a
-    # coin per pair, the same response in both orders (`random_pair`, format + position invariance, no label)
+    # template: the verdict written is the label (`correct`) or a coin per pair, the same response in both
+    # orders (`random_pair`: the format and position invariance, no label)
     label_policy: LabelPolicy = "correct"
     # template, pairwise math: open with the judge's own answer, check A then B against it, decide for the
     # first that matches: `response` = the answer of the response the policy decides for; `model` = the

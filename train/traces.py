@@ -2,9 +2,8 @@
 
 - `template`: the trace restates what each response says (its final answer for math, its first sentence
   otherwise), then decides, in the format's own answer block. `label_policy: correct` writes the label's
-  verdict; `random` a seeded random one (teaches the format and nothing about which response is right);
-  `random_pair` one seeded coin per pair, so both orders side with the same response (position invariance,
-  still no label).
+  verdict; `random_pair` one seeded coin per pair, so both orders side with the same response (the format
+  and position invariance, and nothing about which response is right).
   `own_answer` (pairwise math examples) makes the trace compute before it decides, as J1's judges do with a
   reference answer of their own: it opens with its own answer, then checks response A against it, then, if
   A does not match, response B, and decides for the first that matches. `response`: the own answer is one
@@ -117,11 +116,8 @@ def template_traces(
         right = ("good" if e.role == "chosen" else "bad") if e.role else e.label
         if policy == "random_pair":  # one coin per pair, on content: both orders side with the same response
             decision = right if random.Random(f"{seed}:{e.group}").random() < 0.5 else OTHER[right]
-        elif policy == "correct":
-            decision = right
         else:
-            rng = random.Random(f"{seed}:{e.group}:{e.order}{e.role}")
-            decision = rng.choice(["good", "bad"] if e.role else ["A", "B"])
+            decision = right
         pair = pairs[e.pair_id]
         own, mine = None, None
         if own_answer != "none" and not e.role and pair.source == "math":

@@ -125,7 +125,7 @@ def check(cfg: LearningConfig, model_path: str) -> None:
     if warm.sft.get("num_train_epochs", 1) > 1:
         raise J1Error("the warm start trains at most one epoch (warm.sft.num_train_epochs <= 1)")
     if warm.traces.label_policy == "correct":
-        raise J1Error("the warm start is label-free: warm.traces.label_policy random or random_pair")
+        raise J1Error("the warm start is label-free: warm.traces.label_policy: random_pair")
     stages = [warm]
     for name, arm in cfg.arms.items():
         t = train_config(
