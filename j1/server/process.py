@@ -41,11 +41,13 @@ class ServerProcess:
         log_path: str | Path | None = None,
         startup_timeout: float = 300.0,
         require_healthy: bool = True,
+        command: list[str] | None = None,
     ) -> None:
         self.args, self.env, self.startup_timeout = list(args), env, startup_timeout
         self.require_healthy = require_healthy  # False: any answer of /healthz (503 too) means started
         self.port = port or free_port()
         self.log_path = Path(log_path or Path(tempfile.gettempdir()) / f"j1-serve-{self.port}.log")
+        self.command = command or [sys.executable, "-m", "j1.server"]  # or `j1 serve`: the same flags
         self.proc: subprocess.Popen | None = None
 
     @property
@@ -53,7 +55,7 @@ class ServerProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> ServerProcess:
-        cmd = [sys.executable, "-m", "j1.server", *self.args, "--port", str(self.port)]
+        cmd = [*self.command, *self.args, "--port", str(self.port)]
         with open(self.log_path, "w") as out:
             self.proc = subprocess.Popen(
                 cmd, stdout=out, stderr=subprocess.STDOUT, env=self.env or dict(os.environ)
