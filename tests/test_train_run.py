@@ -395,6 +395,7 @@ def test_shipped_recipes_load_and_validate(recipe: Path, monkeypatch) -> None:
 
     from j1.formats import get_format
     from j1.train.config import DPO_DEFAULTS, GRPO_DEFAULTS, SFT_DEFAULTS
+    from j1.train.plan import check_precision
     from j1.train.rewards import reward_functions
     from j1.train.session import check_names
 
@@ -408,6 +409,7 @@ def test_shipped_recipes_load_and_validate(recipe: Path, monkeypatch) -> None:
     }
     for cfg in recipe_configs(recipe):
         check_names(cfg)
+        check_precision(cfg)  # no shipped recipe updates 16-bit weights at a learning rate they cannot hold
         for name, (cls, defaults) in sections.items():
             valid = {f.name for f in dataclasses.fields(cls)}
             assert not set({**defaults, **getattr(cfg, name)}) - valid, f"{recipe.name}: unknown {name} keys"

@@ -38,6 +38,7 @@ from j1.train.session import (
     TrainResult,
     check_names,
     check_trainable_layers,
+    free_trainer,
     is_main_process,
     prepare,
 )
@@ -137,11 +138,13 @@ def previous_data(out: Path) -> str | None:
 def check(cfg: TrainConfig, model_path: str) -> None:
     """Every setting the stage reads, validated before any compute: names, layers, traces and the trainer
     section (built into its TRL config)."""
+    from j1.train.plan import check_fits, check_precision
     from j1.train.sft import check_traces
 
     check_names(cfg)
     check_trainable_layers(cfg, model_path)
     check_traces(cfg.traces)
+    check_precision(cfg)
     checkpoints = str(Path(cfg.out) / "checkpoints")
     if cfg.algo == "grpo":
         from j1.train.grpo import grpo_args
@@ -157,6 +160,7 @@ def check(cfg: TrainConfig, model_path: str) -> None:
         from j1.train.dpo import check_dpo
 
         check_dpo(cfg, checkpoints)
+    check_fits(cfg, model_path)  # on GPUs: the memory plan for the machine it was launched on
 
 
 def warm_start_config(cfg: TrainConfig) -> TrainConfig:
@@ -225,6 +229,7 @@ def _stages(cfg: TrainConfig, warm_cfg: TrainConfig | None, command: str) -> Pat
         manifest.write("running")
         result = algorithm(cfg.algo)(session)
         judge_dir = save_judge(result.trainer, session.tokenizer, out / "judge", merge_lora=bool(cfg.lora))
+        free_trainer(result)  # before the held-out evaluation starts its own engine
         if main:
             heldout = heldout_metrics(session, judge_dir)
             train_metrics = {**result.metrics, **last_step_metrics(out)}

@@ -99,6 +99,28 @@ class TrainResult:
     metrics: dict[str, Any] = field(default_factory=dict)
 
 
+def free_trainer(result: TrainResult) -> None:
+    """Hand the trainer's memory back once its judge is saved, so the held-out evaluation's own engine
+    (vLLM at most of a GPU) does not start beside the model, its optimizer states and TRL's colocated
+    vLLM engine (`trainer.llm`)."""
+    import gc
+
+    import torch
+
+    trainer, result.trainer = result.trainer, None
+    if trainer is not None:
+        for name in ("llm", "model", "ref_model", "optimizer", "lr_scheduler", "model_wrapped"):
+            if hasattr(trainer, name):
+                setattr(trainer, name, None)
+        accelerator = getattr(trainer, "accelerator", None)
+        if accelerator is not None:
+            accelerator.free_memory()
+    del trainer
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
 def decoder_layers(model: Any) -> tuple[str, int]:
     """(parameter-name prefix, count) of the model's stack of decoder layers: the module list as long as
     `config.num_hidden_layers` (Llama-like `model.layers`, GPT-2 `transformer.h`, ...)."""
