@@ -3,7 +3,9 @@
 `RunManifest` is a context manager around a stage's work. It locks the output folder (one writer per
 folder, `j1.lock`) before writing anything, writes `manifest.json` as soon as the run starts (status
 "running"), again when it ends ("ok" or "failed" with the error), and records the command line, the
-resolved config, package versions, model and data fingerprints, counts and wall time.
+resolved config, package versions, the git commit of the checkout j1 runs from, model and data
+fingerprints (content hashes of local files; the commit of hub models and datasets, from the hub cache),
+counts and wall time.
 """
 
 from __future__ import annotations
@@ -41,6 +43,36 @@ def versions() -> dict[str, str | None]:
         except PackageNotFoundError:
             out[pkg] = None
     return out
+
+
+def hub_revision(repo_id: str, kind: str = "model") -> str | None:
+    """The commit a hub repo was loaded at: the ref `main` resolved to in the hub cache, where
+    `from_pretrained`, vLLM and `load_dataset` download (None when the repo is not in the cache)."""
+    from huggingface_hub import constants
+
+    ref = Path(constants.HF_HUB_CACHE) / f"{kind}s--{repo_id.replace('/', '--')}" / "refs" / "main"
+    try:
+        return ref.read_text(encoding="utf-8").strip() or None
+    except OSError:
+        return None
+
+
+def source_commit() -> dict[str, Any] | None:
+    """The git commit (and whether the tree had uncommitted changes) of the checkout j1 runs from; None
+    when j1 is installed from a wheel."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    if not (root / ".git").exists():
+        return None
+    try:
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
+                              timeout=10, check=True).stdout.strip()  # fmt: skip
+        status = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                                capture_output=True, text=True, timeout=10, check=True).stdout  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return {"git_commit": head, "dirty": bool(status.strip())}
 
 
 def _file_digest(path: Path, h: Any) -> None:
@@ -89,6 +121,7 @@ class RunManifest:
     _start: float = 0.0
     _started_at: str = ""
     _fingerprints: dict[str, str] = field(default_factory=dict)
+    _source: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         self.out_dir = Path(self.out_dir)
@@ -102,6 +135,7 @@ class RunManifest:
     def __enter__(self) -> RunManifest:
         self._start = time.time()
         self._started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        self._source = source_commit()
         acquire(self.out_dir, self.command)  # before the first byte is written
         try:
             if self.config is not None:
@@ -126,6 +160,13 @@ class RunManifest:
             self._fingerprints[ref] = fingerprint(ref)
         return self._fingerprints[ref]
 
+    def _entry(self, key: str, ref: str, kind: str) -> dict[str, Any]:
+        """A model or data record: a local file/folder by content hash, a hub id by its commit."""
+        entry = {key: ref, "fingerprint": self._fingerprint(ref)}
+        if entry["fingerprint"].startswith("id:"):
+            entry["revision"] = hub_revision(ref, kind)  # None: not in the hub cache (not pinned)
+        return entry
+
     def write(self, status: str, error: str | None = None) -> Path:
         body = {
             "status": status,
@@ -137,10 +178,9 @@ class RunManifest:
             "host": {"platform": platform.platform(), "cpus": os.cpu_count()},
             "versions": versions(),
             "config": to_dict(self.config) if self.config is not None else None,
-            "models": {
-                role: {"ref": ref, "fingerprint": self._fingerprint(ref)} for role, ref in self.models.items()
-            },
-            "data": {role: {"path": p, "fingerprint": self._fingerprint(p)} for role, p in self.data.items()},
+            "source": self._source,
+            "models": {role: self._entry("ref", ref, "model") for role, ref in self.models.items()},
+            "data": {role: self._entry("path", p, "dataset") for role, p in self.data.items()},
             "counts": self.counts,
             **self.extra,
         }

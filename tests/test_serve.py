@@ -204,7 +204,9 @@ def test_chunked_body_over_the_limit_is_413(server: ServerProcess) -> None:
 
 
 @pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
-def test_oversized_body_sent_before_reading_gets_413_not_a_reset(server: ServerProcess, chunked: bool) -> None:
+def test_oversized_body_sent_before_reading_gets_413_not_a_reset(
+    server: ServerProcess, chunked: bool
+) -> None:
     """urllib writes the whole 5 MB body before it reads: the server drains it, then answers 413."""
     import urllib.error
     import urllib.request
