@@ -20,7 +20,7 @@ from typing import Any
 from j1 import J1Error
 from j1.models import resolve_model
 from j1.pairs import Pair
-from j1.train.callbacks import DeadlineCallback, MetricsCallback, tensorboard_callback
+from j1.train.callbacks import DeadlineCallback, MetricsCallback, PrecisionCallback, tensorboard_callback
 from j1.train.config import ALGOS, MULTITASK, TrainConfig
 from j1.train.examples import (
     JudgeExample,
@@ -63,7 +63,7 @@ class Session:
         metrics = MetricsCallback(
             self.out / "metrics.jsonl", resume_step=step, stage=stage, step_offset=step_offset
         )
-        cbs: list[Any] = [metrics]
+        cbs: list[Any] = [metrics, PrecisionCallback(self.counts)]
         if self.cfg.time_limit_minutes is not None:
             cbs.append(DeadlineCallback(self.started + 60 * self.cfg.time_limit_minutes))
         if self.cfg.tensorboard and is_main_process():  # one event file, written by rank 0
