@@ -228,17 +228,19 @@ def score_group(
 
 def cached(judge: PairJudge, max_items: int = 100_000) -> PairJudge:
     """`judge` with identical (prompt, A, B) calls answered from memory (the same two rollouts meet again
-    across rounds, steps or duplicate completions)."""
+    across rounds, steps or duplicate completions). Only verdicts are kept: a call that gave None (did not
+    parse, failed or timed out) is asked again next time. For a deterministic (greedy) judge."""
     memo: dict[Item, Verdict] = {}
 
     def call(items: list[Item]) -> list[Verdict]:
         todo = list(dict.fromkeys(it for it in items if it not in memo))
-        if todo:
-            for it, v in zip(todo, judge(todo), strict=True):
+        fresh = dict(zip(todo, judge(todo), strict=True)) if todo else {}
+        for it, v in fresh.items():
+            if v is not None:
                 if len(memo) >= max_items:
                     memo.pop(next(iter(memo)))
                 memo[it] = v
-        return [memo[it] for it in items]
+        return [memo[it] if it in memo else fresh[it] for it in items]
 
     call.memo = memo  # type: ignore[attr-defined]
     return call
