@@ -22,7 +22,7 @@ DEMO_OUT ?= runs/demo
 DEMO_TRAIN_MINUTES ?= 5
 PYTEST_ARGS ?=
 
-.PHONY: install demo test lint test-fast test-slow bench clean
+.PHONY: install demo test lint test-fast test-slow bench gpu-smoke clean
 
 install: $(STAMP)
 
@@ -56,6 +56,10 @@ test: lint
 
 bench: install
 	$(BIN)/python bench/backends.py
+
+# one CUDA GPU, offline: every stage once (synth, warm start + GRPO, eval, serve), one JSON line; exit 2 on CPU
+gpu-smoke: install
+	$(BIN)/python -m bench.gpu_smoke
 
 clean:
 	rm -rf $(VENV) build *.egg-info runs

@@ -160,8 +160,8 @@ def run(cfg: SynthConfig, command: str = "j1 synth") -> Path:
         counts = manifest.counts
         items = _load(cfg, counts)
         for src in [*cfg.math.sources, *cfg.chat.sources]:
-            if src.path:
-                manifest.add_data(src.name, src.path)
+            if src.path or src.hub:
+                manifest.add_data(src.name, src.path or src.hub)  # a hub id is pinned by its commit
         with Journal(out) as journal:
             todo = {recipe: [it for it in its if it.key not in journal.done] for recipe, its in items.items()}
             for recipe, its in items.items():

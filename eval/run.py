@@ -208,8 +208,8 @@ def run(cfg: EvalConfig, command: str = "j1 eval") -> Path:
         for name, path in specs:
             subsets = subsets_for(name, cfg.subsets) or None
             loaded[name] = benches[name].load(path, limit=cfg.limit, subsets=subsets, seed=cfg.seed)
-            if path:
-                manifest.add_data(name, path)
+            if path or benches[name].hub_id:
+                manifest.add_data(name, path or benches[name].hub_id)  # a hub id is pinned by its commit
             manifest.counts[name] = {"items": len(loaded[name])}
         if cfg.judge.name not in BASELINES and not cfg.judge.name.startswith(("http://", "https://")):
             manifest.add_model("judge", resolve_model(cfg.judge.name))

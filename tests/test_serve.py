@@ -203,6 +203,25 @@ def test_chunked_body_over_the_limit_is_413(server: ServerProcess) -> None:
     assert healthy(server)
 
 
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_oversized_body_sent_before_reading_gets_413_not_a_reset(
+    server: ServerProcess, chunked: bool
+) -> None:
+    """urllib writes the whole 5 MB body before it reads: the server drains it, then answers 413."""
+    import urllib.error
+    import urllib.request
+
+    body = b"x" * (5 << 20)
+    data = iter([body[i : i + 65536] for i in range(0, len(body), 65536)]) if chunked else body
+    req = urllib.request.Request(f"{server.url}/v1/judge/pairwise", data=data, headers=AUTH, method="POST")
+    if chunked:
+        req.add_header("Transfer-Encoding", "chunked")
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(req, timeout=60)
+    assert e.value.code == 413 and "limit is 20000 bytes" in json.loads(e.value.read())["error"]["message"]
+    assert healthy(server)
+
+
 def test_bad_batches_and_routes(server: ServerProcess) -> None:
     assert post(server, "/v1/judge/pairwise/batch", {"items": []}).status_code == 422
     r = post(server, "/v1/judge/pointwise/batch", {"items": [POINT] * 9})

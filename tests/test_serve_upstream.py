@@ -221,3 +221,87 @@ def test_upstream_down_is_503_and_unhealthy(tiny_model_dir: Path, tmp_path: Path
         )
         assert r.status_code == 503 and "cannot connect" in r.json()["error"]["message"]
         assert httpx.get(f"{srv.url}/v1/models").status_code == 502
+
+
+def test_group_reward_through_the_served_judge(server: ServerProcess) -> None:
+    """j1.group's TRL reward with the served judge: GOOD beats both; BAD vs 41 is a position-biased tie."""
+    from j1.group import client_judge, group_reward
+
+    with JudgeClient(server.url) as client:
+        reward = group_reward(client_judge(client), schedule="round_robin")
+        logged: dict[str, float] = {}
+        out = reward([PROMPT] * 3, [GOOD, BAD, "12 + 30 = 41."], log_metric=logged.__setitem__)
+    assert out == [1.0, 0.25, 0.25] and logged["judge/calls_per_rollout"] == 2.0
+    assert logged["judge/parse_failure_rate"] == 0.0
+
+
+def get_reward(url: str, queries: list[str], prompts: list[str] | None, **extra: Any) -> httpx.Response:
+    return httpx.post(f"{url}/get_reward", json={"query": queries, "prompts": prompts, **extra}, timeout=60)
+
+
+def test_openrlhf_get_reward_pointwise(server: ServerProcess) -> None:
+    """OpenRLHF's remote RM contract: query = prompt + response, one float reward per query."""
+    chat = "<|im_start|>user\nWhat is 12 + 30?<|im_end|>\n<|im_start|>assistant\n"
+    r = get_reward(server.url, [chat + GOOD, chat + BAD], [chat, chat], labels=["42", "42"])
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["rewards"] == [0.9, 0.2] and body["scores"] == body["rewards"]
+    assert body["extra_logs"]["judge_unscored_rate"] == [0.0, 0.0]
+    r = get_reward(server.url, [chat + GOOD], None)
+    assert r.status_code == 422 and "needs `prompts`" in r.json()["error"]["message"]
+    r = get_reward(server.url, ["something else"], [chat])
+    assert r.status_code == 422 and "query 0 does not start with its prompt" in r.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("mode", ["round_robin", "anchor"])
+def test_openrlhf_get_reward_group_modes(
+    upstream: Upstream, tiny_model_dir: Path, tmp_path: Path, mode: str
+) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "J1_API_KEY"} | {"HF_HUB_OFFLINE": "1"}
+    args = ["--judge", "judge", "--engine", "upstream", "--upstream", upstream.url, "--log-level", "warning",
+            "--option", f"tokenizer={tiny_model_dir}", "--option", f"upstream_api_key={UPSTREAM_KEY}",
+            "--reward-mode", mode]  # fmt: skip
+    with ServerProcess(args, env=env, log_path=tmp_path / "server.log") as srv:
+        other = "Say hi."
+        queries = [
+            PROMPT + GOOD,
+            PROMPT + BAD,
+            PROMPT + "12 + 30 = 41.",
+            other + "hi CORRECT",
+            other + "hello",
+        ]
+        prompts = [PROMPT] * 3 + [other] * 2
+        labels = [BAD, GOOD, "12 + 30 = 40.", "hey", "hey CORRECT"]
+        body = get_reward(srv.url, queries, prompts, labels=labels).json()
+        if mode == "round_robin":  # two groups, each response against the others of its prompt
+            assert body["rewards"] == [1.0, 0.25, 0.25, 1.0, 0.0]
+            assert body["extra_logs"]["judge_calls"][0] == 2 * (3 + 1)
+        else:  # each response against its own label
+            assert body["rewards"] == [1.0, 0.0, 0.5, 1.0, 0.0]
+        assert body["extra_logs"]["judge_parse_failure_rate"][0] == 0.0
+
+
+def test_verl_reward_functions_as_verl_calls_them(server: ServerProcess) -> None:
+    """verl's documented call shapes: the naive manager passes one row by keyword, the batch manager lists
+    (verl does not install here; its contract is taken from its reward managers' calls)."""
+    from j1 import J1Error
+    from j1.verl_reward import compute_score, compute_score_batch
+
+    info = {"question": PROMPT, "index": 0}
+    kw = {"base_url": server.url}
+    assert (
+        compute_score(data_source="math", solution_str=GOOD, ground_truth="42", extra_info=info, **kw) == 0.9
+    )
+    assert (
+        compute_score(
+            data_source="math", solution_str=BAD, ground_truth=GOOD, extra_info=info, mode="anchor", **kw
+        )
+        == 0.0
+    )
+    out = compute_score_batch(
+        data_sources=["math"] * 4, solution_strs=[GOOD, BAD, "12 + 30 = 41.", "hi CORRECT"],
+        ground_truths=["42"] * 4, extra_infos=[info, info, info, {"prompt": "Say hi."}], **kw,
+    )  # fmt: skip
+    assert out == [1.0, 0.25, 0.25, 0.5]  # a group of one has no comparison: the fallback
+    with pytest.raises(J1Error, match="row 1's extra_info has no 'question'"):
+        compute_score_batch(["m", "m"], [GOOD, BAD], ["42", "42"], [info, {}], **kw)

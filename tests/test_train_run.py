@@ -395,6 +395,7 @@ def test_shipped_recipes_load_and_validate(recipe: Path, monkeypatch) -> None:
 
     from j1.formats import get_format
     from j1.train.config import DPO_DEFAULTS, GRPO_DEFAULTS, SFT_DEFAULTS
+    from j1.train.plan import check_precision
     from j1.train.rewards import reward_functions
     from j1.train.session import check_names
 
@@ -408,6 +409,7 @@ def test_shipped_recipes_load_and_validate(recipe: Path, monkeypatch) -> None:
     }
     for cfg in recipe_configs(recipe):
         check_names(cfg)
+        check_precision(cfg)  # no shipped recipe updates 16-bit weights at a learning rate they cannot hold
         for name, (cls, defaults) in sections.items():
             valid = {f.name for f in dataclasses.fields(cls)}
             assert not set({**defaults, **getattr(cfg, name)}) - valid, f"{recipe.name}: unknown {name} keys"
@@ -486,3 +488,53 @@ def test_resume_continues_with_the_same_data_order(tiny_model_dir, pairs_file, t
     resumed = train(tmp_path / "b", 3, True)
     assert len(straight) == 3 and len({tuple(s) for s in straight}) > 1
     assert resumed == straight[2:]
+
+
+@pytest.mark.slow
+def test_master_weights_stay_float32_and_a_1e6_step_moves_them(
+    tiny_model_dir, pairs_file, tmp_path, j1_env
+) -> None:
+    """2 CPU processes (data parallel), bf16 compute, lr 1e-6: the optimizer holds float32 weights and
+    float32 AdamW moments (the manifest's `precision`, read off the optimizer at the first step), and one
+    step changes the trainable weights. (On CPU accelerate runs an FSDP or ZeRO config as plain data
+    parallelism, so their sharded float32 masters are checked on GPUs only; the recipes load float32.)"""
+    launch = "cpu_2proc.yaml"
+    import subprocess
+    import sys
+
+    from safetensors.torch import load_file
+
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "run"
+    # SFT: its loss moves every step whatever the tiny model writes (GRPO's advantages are 0 when no
+    # rollout parses); the optimizer, accelerate and precision path is the one GRPO uses
+    sets = [f"model={tiny_model_dir}", f"data.path={pairs_file}", f"out={out}", *FAST, "algo=sft",
+            "sft.bf16=true", "sft.learning_rate=1e-6", "sft.max_steps=1", "sft.per_device_train_batch_size=2",
+            "heldout_eval.enabled=false"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--config_file",
+        str(root / "train/accelerate" / launch),
+    ]
+    cmd += ["-m", "j1.train", *(x for s in sets for x in ("--set", s))]
+    proc = subprocess.run(cmd, env=j1_env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["counts"]["precision"] == {
+        "weights": ["float32"], "optimizer_states": ["float32"], "compute": "bf16", "distributed": "MULTI_CPU x 2"
+    }  # fmt: skip
+    before, after = (
+        load_file(tiny_model_dir / "model.safetensors"),
+        load_file(out / "judge" / "model.safetensors"),
+    )
+    moved = [k for k in before if k in after and not torch_equal(before[k], after[k])]
+    assert moved, "a step of lr 1e-6 left every weight as it was"
+    assert all(after[k].dtype == before[k].dtype for k in moved)
+
+
+def torch_equal(a, b) -> bool:
+    import torch
+
+    return bool(torch.equal(a.float(), b.float()))

@@ -120,6 +120,42 @@ class DeadlineCallback(TrainerCallback):
             control.should_save = True
 
 
+class PrecisionCallback(TrainerCallback):
+    """What the first optimizer step held, written to `record["precision"]` (the manifest's counts): the
+    dtypes of the weights the optimizer updates and of its states, and the compute dtype; a run shows that
+    its master weights and AdamW moments are float32 while it computes in bf16."""
+
+    def __init__(self, record: dict[str, Any]) -> None:
+        self.record = record
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+        import torch
+
+        optimizer = kw.get("optimizer")
+        if "precision" in self.record or optimizer is None:
+            return
+        opt = getattr(optimizer, "optimizer", optimizer)  # under accelerate's AcceleratedOptimizer
+
+        def names(tensors: Any) -> list[str]:
+            return sorted({str(t.dtype).removeprefix("torch.") for t in tensors})
+
+        params = [p for g in opt.param_groups for p in g["params"]]
+        states = [t for st in opt.state.values() for t in st.values() if torch.is_tensor(t) and t.dim() > 0]
+        self.record["precision"] = {
+            "weights": names(params),
+            "optimizer_states": names(states),
+            "compute": "bf16" if args.bf16 else "fp16" if args.fp16 else "float32",
+            "distributed": _distributed_type(),
+        }
+
+
+def _distributed_type() -> str:
+    from accelerate import PartialState
+
+    state = PartialState()
+    return f"{state.distributed_type.value} x {state.num_processes}"
+
+
 def tensorboard_callback(log_dir: Path) -> TrainerCallback:
     """transformers' TensorBoard callback writing to `log_dir` (not the trainer's output_dir/runs)."""
     try:

@@ -20,12 +20,14 @@ import importlib
 import json
 import logging
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from j1 import J1Error
 from j1.config import to_dict
+from j1.lock import folder_lock
 from j1.manifest import RunManifest, fingerprint, read_manifest
 from j1.models import resolve_model
 from j1.train.callbacks import read_metrics
@@ -36,6 +38,7 @@ from j1.train.session import (
     TrainResult,
     check_names,
     check_trainable_layers,
+    free_trainer,
     is_main_process,
     prepare,
 )
@@ -135,11 +138,13 @@ def previous_data(out: Path) -> str | None:
 def check(cfg: TrainConfig, model_path: str) -> None:
     """Every setting the stage reads, validated before any compute: names, layers, traces and the trainer
     section (built into its TRL config)."""
+    from j1.train.plan import check_fits, check_precision
     from j1.train.sft import check_traces
 
     check_names(cfg)
     check_trainable_layers(cfg, model_path)
     check_traces(cfg.traces)
+    check_precision(cfg)
     checkpoints = str(Path(cfg.out) / "checkpoints")
     if cfg.algo == "grpo":
         from j1.train.grpo import grpo_args
@@ -155,6 +160,7 @@ def check(cfg: TrainConfig, model_path: str) -> None:
         from j1.train.dpo import check_dpo
 
         check_dpo(cfg, checkpoints)
+    check_fits(cfg, model_path)  # on GPUs: the memory plan for the machine it was launched on
 
 
 def warm_start_config(cfg: TrainConfig) -> TrainConfig:
@@ -191,6 +197,13 @@ def run(cfg: TrainConfig, command: str = "j1 train") -> Path:
     for stage in (warm_cfg, cfg):
         if stage is not None:
             check(stage, model_path)  # every stage, before the first spends a second
+    # one writer for the whole run (warm start included): a second `j1 train` on this folder stops here
+    with folder_lock(cfg.out, command) if is_main_process() else nullcontext():
+        return _stages(cfg, warm_cfg, command)
+
+
+def _stages(cfg: TrainConfig, warm_cfg: TrainConfig | None, command: str) -> Path:
+    warm = warm_cfg is not None
     if warm_cfg is not None:
         if finished(warm_cfg):
             log.info("warm start: reusing the finished one in %s", warm_cfg.out)
@@ -216,6 +229,7 @@ def run(cfg: TrainConfig, command: str = "j1 train") -> Path:
         manifest.write("running")
         result = algorithm(cfg.algo)(session)
         judge_dir = save_judge(result.trainer, session.tokenizer, out / "judge", merge_lora=bool(cfg.lora))
+        free_trainer(result)  # before the held-out evaluation starts its own engine
         if main:
             heldout = heldout_metrics(session, judge_dir)
             train_metrics = {**result.metrics, **last_step_metrics(out)}

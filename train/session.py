@@ -20,7 +20,7 @@ from typing import Any
 from j1 import J1Error
 from j1.models import resolve_model
 from j1.pairs import Pair
-from j1.train.callbacks import DeadlineCallback, MetricsCallback, tensorboard_callback
+from j1.train.callbacks import DeadlineCallback, MetricsCallback, PrecisionCallback, tensorboard_callback
 from j1.train.config import ALGOS, MULTITASK, TrainConfig
 from j1.train.examples import (
     JudgeExample,
@@ -63,7 +63,7 @@ class Session:
         metrics = MetricsCallback(
             self.out / "metrics.jsonl", resume_step=step, stage=stage, step_offset=step_offset
         )
-        cbs: list[Any] = [metrics]
+        cbs: list[Any] = [metrics, PrecisionCallback(self.counts)]
         if self.cfg.time_limit_minutes is not None:
             cbs.append(DeadlineCallback(self.started + 60 * self.cfg.time_limit_minutes))
         if self.cfg.tensorboard and is_main_process():  # one event file, written by rank 0
@@ -97,6 +97,28 @@ class TrainResult:
 
     trainer: Any
     metrics: dict[str, Any] = field(default_factory=dict)
+
+
+def free_trainer(result: TrainResult) -> None:
+    """Hand the trainer's memory back once its judge is saved, so the held-out evaluation's own engine
+    (vLLM at most of a GPU) does not start beside the model, its optimizer states and TRL's colocated
+    vLLM engine (`trainer.llm`)."""
+    import gc
+
+    import torch
+
+    trainer, result.trainer = result.trainer, None
+    if trainer is not None:
+        for name in ("llm", "model", "ref_model", "optimizer", "lr_scheduler", "model_wrapped"):
+            if hasattr(trainer, name):
+                setattr(trainer, name, None)
+        accelerator = getattr(trainer, "accelerator", None)
+        if accelerator is not None:
+            accelerator.free_memory()
+    del trainer
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 def decoder_layers(model: Any) -> tuple[str, int]:

@@ -102,11 +102,27 @@ def own_solutions(session: Session, examples: list[JudgeExample]) -> dict[str, s
 
 
 def sft_rows(session: Session) -> list[dict[str, Any]]:
+    """The SFT rows, made once: under data parallelism the main process samples or writes the traces (its
+    trace judge alone on the GPUs) and the other processes read them from its cache."""
+    from accelerate import PartialState
+
+    state = PartialState()
+    with state.main_process_first():
+        if not state.is_main_process:
+            return read_rows(session.out / "sft_traces.jsonl")
+        return _sft_rows(session)
+
+
+def read_rows(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(ln) for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
+
+
+def _sft_rows(session: Session) -> list[dict[str, Any]]:
     cfg, tc = session.cfg, session.cfg.traces
     check_traces(tc)
     cache = session.out / "sft_traces.jsonl"
     if session.resume_from and cache.is_file():
-        return [json.loads(ln) for ln in cache.read_text().splitlines() if ln.strip()]
+        return read_rows(cache)
     examples = pick_groups(session.examples, tc.max_examples, cfg.seed)
     if tc.source == "template":
         own_answers = own_solutions(session, examples) if tc.own_answer == "model" else None

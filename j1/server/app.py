@@ -2,7 +2,8 @@
 
 Routes: `POST /v1/judge/pairwise`, `/v1/judge/pointwise` and their `/batch` forms (judge formats,
 both-orders check, N samples: `judge.py`), the OpenAI-compatible `/v1/models`, `/v1/completions`,
-`/v1/chat/completions` (`openai_routes.py`), `GET /healthz`, `GET /metrics`, docs at `/docs`. The judging
+`/v1/chat/completions` (`openai_routes.py`), OpenRLHF's remote reward model `POST /get_reward`
+(`reward_route.py`), `GET /healthz`, `GET /metrics`, docs at `/docs`. The judging
 and OpenAI routes need the API key when one is set; health, metrics and docs are open.
 
 Every error is JSON `{"error": {"type", "message", "details"?}}`: 401 no/wrong key, 404 unknown route or
@@ -36,6 +37,7 @@ from j1.server.judge import JudgeService, Options
 from j1.server.limits import Gate, Guard, api_key_dependency
 from j1.server.metrics import Metrics
 from j1.server.openai_routes import openai_router
+from j1.server.reward_route import reward_router
 from j1.server.schemas import (
     Health,
     PairwiseBatchResult,
@@ -178,6 +180,7 @@ def create_app(cfg: ServeConfig, engine: Engine | None = None) -> FastAPI:
 
     app.include_router(router)
     app.include_router(openai_router(engine, cfg, gate, metrics, auth))
+    app.include_router(reward_router(service, cfg, gate, auth))
 
     @app.get("/healthz", response_model=Health, tags=["service"], summary="Is the judge ready")
     async def healthz(response: Response) -> Health:

