@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from j1 import J1Error
+
+log = logging.getLogger(__name__)
 
 
 def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -42,13 +46,23 @@ def read_done_ids(path: str | Path, key: str = "id") -> set[str]:
     data = path.read_bytes()
     if data and not data.endswith(b"\n"):
         cut = data.rfind(b"\n") + 1
+        log.warning(
+            "%s: dropped a torn last line (%d bytes) left by an interrupted write", path, len(data) - cut
+        )
         with open(path, "r+b") as f:
             f.truncate(cut)
         data = data[:cut]
     done = set()
-    for line in data.decode("utf-8").splitlines():
-        if line.strip():
+    for lineno, line in enumerate(data.split(b"\n"), 1):
+        if not line.strip():
+            continue
+        try:
             done.add(str(json.loads(line)[key]))
+        except (ValueError, KeyError, TypeError) as e:  # a complete line that is not a record: never reused
+            raise J1Error(
+                f"{path}:{lineno}: not a record of this output ({type(e).__name__}: {e}); the file is damaged: "
+                "delete the line (or the file) to resume, or write to a new output folder"
+            ) from e
     return done
 
 
@@ -59,14 +73,29 @@ class JsonlAppender:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._f = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 (closed by close/__exit__)
+        self._failed = False
 
     def write_many(self, records: list[dict[str, Any]]) -> None:
-        self._f.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
-        self._f.flush()
-        os.fsync(self._f.fileno())
+        try:
+            self._f.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+            self._f.flush()
+            os.fsync(self._f.fileno())
+        except OSError as e:
+            self._failed = True
+            if e.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+                raise J1Error(
+                    f"{self.path}: the disk is full ({e.strerror}): this batch of {len(records)} records was not "
+                    "(fully) written; what was written before it is kept. Free space and rerun the same command "
+                    "to resume (a torn last line is dropped)."
+                ) from e
+            raise
 
     def close(self) -> None:
-        self._f.close()
+        try:
+            self._f.close()
+        except OSError:
+            if not self._failed:  # after a failed write the buffered rest cannot go either: already reported
+                raise
 
     def __enter__(self) -> JsonlAppender:
         return self

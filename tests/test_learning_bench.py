@@ -289,3 +289,16 @@ def test_benchmark_smoke_runs_every_arm_caches_and_recomputes(
         if p.stat().st_mtime_ns != stamps.get(p)
     }
     assert changed == {"arms/grpo", "eval/grpo", "eval/grpo_sampled"}
+    # a new arm leaves every cached stage valid: only its own stages run
+    import copy
+
+    stamps = {p: p.stat().st_mtime_ns for p in out.rglob("stage.json")}
+    cfg.arms["grpo_copy"] = copy.deepcopy(cfg.arms["grpo"])
+    cfg.run_arms = ["grpo_copy"]
+    run(cfg)
+    changed = {
+        p.parent.relative_to(out).as_posix()
+        for p in out.rglob("stage.json")
+        if p.stat().st_mtime_ns != stamps.get(p)
+    }
+    assert changed == {"arms/grpo_copy", "eval/grpo_copy"}

@@ -477,6 +477,63 @@ def _children(pid: int) -> list[int]:
     return [int(x) for x in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
 
 
+def _health_sequence(url: str, timeout: float = 600) -> list[int]:
+    """/healthz statuses until the server is down then up again (or the timeout)."""
+    deadline, seen = time.monotonic() + timeout, []
+    while time.monotonic() < deadline and seen[-2:] != [503, 200]:
+        try:
+            status = httpx.get(f"{url}/healthz", timeout=30).status_code
+        except httpx.HTTPError:
+            status = -1
+        if not seen or seen[-1] != status:
+            seen.append(status)
+        time.sleep(0.5)
+    return seen
+
+
+@pytest.mark.slow
+def test_vllm_engine_in_process_survives_its_engine_core(tiny_model_dir: Path, tmp_path: Path) -> None:
+    """SIGKILL vLLM's engine-core process under load: requests in flight get a prompt 503 (no hang),
+    /healthz turns 503, a new engine starts (backoff 1 s) and the same server answers 200 again."""
+    import signal
+
+    args = ["--judge", str(tiny_model_dir), "--engine", "vllm", "--served-model-name", "tiny",
+            "--option", "max_model_len=2048", "--request-timeout", "120"]  # fmt: skip
+    with ServerProcess(args, env=env(), log_path=tmp_path / "vllm.log", startup_timeout=600) as srv:
+        assert srv.proc is not None
+        cores = [
+            c for c in _children(srv.proc.pid) if _cmdline(Path(f"/proc/{c}")).startswith("VLLM::EngineCore")
+        ]
+        assert len(cores) == 1, [_cmdline(Path(f"/proc/{c}")) for c in _children(srv.proc.pid)]
+
+        async def load_then_kill() -> list[tuple[int, float, dict]]:
+            async with httpx.AsyncClient(base_url=srv.url, timeout=300) as client:
+
+                async def one(i: int) -> tuple[int, float, dict]:
+                    t = time.monotonic()
+                    # the random tiny model writes to its cap: staggered caps, staggered ends
+                    body = PAIR | {"max_tokens": 64 + 32 * i, "prompt": f"{i}?"}
+                    r = await client.post("/v1/judge/pairwise", json=body)
+                    return r.status_code, time.monotonic() - t, r.json()
+
+                tasks = [asyncio.create_task(one(i)) for i in range(32)]
+                while metric(srv, "j1_engine_generate_calls_total") < 1 and not all(t.done() for t in tasks):
+                    await asyncio.sleep(0.05)  # the kill lands after the first answers, before the last
+                os.kill(cores[0], signal.SIGKILL)
+                return await asyncio.gather(*tasks)
+
+        results = asyncio.run(load_then_kill())
+        statuses = [r[0] for r in results]
+        assert set(statuses) <= {200, 503} and 503 in statuses, statuses
+        assert max(r[1] for r in results) < 120  # none hung to the request timeout
+        assert all("vllm engine" in r[2]["error"]["message"] for r in results if r[0] == 503)
+        seen = _health_sequence(srv.url)
+        assert seen[-2:] == [503, 200], (seen, srv.log()[-3000:])
+        r = httpx.post(f"{srv.url}/v1/judge/pairwise", json=PAIR | SHORT, timeout=120)
+        assert r.status_code == 200, r.text
+        assert srv.stop() == 0, srv.log()
+
+
 @pytest.mark.slow
 def test_vllm_serve_child_is_supervised(tiny_model_dir: Path, tmp_path: Path) -> None:
     """`vllm-serve`: a `vllm serve` child behind the judge API; killed, it is restarted; stopped with us."""

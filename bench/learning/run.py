@@ -248,7 +248,9 @@ def run(cfg: LearningConfig, command: str = "python -m bench.learning") -> Path:
             cfg.heldout_size,
             cfg.seed,
             cfg.probe.pairs,
-            sorted((n, a.labels, a.hint) for n, a in cfg.arms.items()),
+            # the variants the arms need, not the arms: adding an arm leaves every cached stage valid
+            sorted({a.labels for a in cfg.arms.values()}),
+            any(a.hint for a in cfg.arms.values()),
         )
         split_result = stages.run("data", split_key, split)
         files = {k: Path(v) for k, v in split_result["files"].items()}

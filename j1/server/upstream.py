@@ -340,6 +340,7 @@ class VLLMServeEngine(UpstreamEngine):
             self.restarts += 1
             self.down = f"vllm serve died (exit {code}); restarting ({self.restarts}/{self.max_restarts})"
             log.error("vllm-serve: %s; %s", self.down, self._tail())
+            await asyncio.sleep(min(2.0 ** (self.restarts - 1), 60.0))  # 1, 2, 4 ... s: no restart storm
             try:
                 await self._launch()
                 self.down = None
