@@ -142,7 +142,7 @@ def test_shipped_recipes_validate() -> None:
         (["warm.sft.num_train_epochs=2"], "at most one epoch"),
         (["warm.traces.label_policy=correct"], "the warm start is label-free"),
         (["warm.traces.label_policy=oracle"], "label_policy must be one of correct, random_pair"),
-        (["arms.grpo.train.grpo.per_device_train_batch_size=12"], "not a multiple of 2 x num_generations"),
+        (["arms.grpo.train.grpo.per_device_train_batch_size=6"], "not a multiple of 2 x num_generations"),
         (["arms.grpo.train.rewards={verdict: 1, accuracy: 1}"], "unknown reward 'accuracy'"),
         (["arms.grpo.train.trainable_layers=3"], "trainable_layers=3, but .* has 2 decoder layers"),
         (["arms.reference.train.format=multitask"], "the benchmark scores one judge format"),
