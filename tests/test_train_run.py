@@ -4,6 +4,7 @@ end (judge folder, card, metrics, TensorBoard, manifest), resume, bad input befo
 from __future__ import annotations
 
 import json
+import shutil
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -177,6 +178,14 @@ def test_grpo_run_end_to_end_then_resume(tiny_model_dir: Path, pairs_file: Path,
     state = json.loads((out / "checkpoints" / "checkpoint-3" / "trainer_state.json").read_text())
     assert state["global_step"] == 3
     assert [r["step"] for r in metrics(out) if "loss" in r] == [1, 2, 3]
+    # killed after its last checkpoint (while the judge was saved): the rerun trains no step past max_steps
+    shutil.rmtree(out / "judge")
+    run(config(tiny_model_dir, pairs_file, out, "resume=true", "grpo.max_steps=3"))
+    assert [r["step"] for r in metrics(out) if "loss" in r] == [1, 2, 3]
+    assert (
+        not (out / "checkpoints" / "checkpoint-4").exists()
+        and (out / "judge" / "model.safetensors").is_file()
+    )
     other = tmp_path / "other.jsonl"
     other.write_text(pairs_file.read_text().replace("What is", "Compute"))
     with pytest.raises(J1Error, match="is not the pairs file"):

@@ -106,8 +106,7 @@ def train_offline(session: Session) -> TrainResult:
     )
     session.freeze(trainer.model)
     log.info("offline DPO on %d trace pairs", len(rows))
-    output = trainer.train(resume_from_checkpoint=session.resume_from)
-    return TrainResult(trainer, dict(output.metrics))
+    return TrainResult(trainer, session.train(trainer))
 
 
 def round_examples(session: Session, rnd: int, per_round: int) -> list[JudgeExample]:

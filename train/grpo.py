@@ -80,10 +80,10 @@ def train(session: Session) -> TrainResult:
         cfg.rewards,
     )
     try:
-        output = trainer.train(resume_from_checkpoint=session.resume_from)
+        metrics = session.train(trainer)
     finally:
         close_colocated(trainer)
-    return TrainResult(trainer, dict(output.metrics))
+    return TrainResult(trainer, metrics)
 
 
 def check_advantage_group(name: str) -> None:

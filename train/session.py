@@ -75,6 +75,17 @@ class Session:
         limit = self.cfg.time_limit_minutes
         return limit is not None and time.time() > self.started + 60 * limit
 
+    def train(self, trainer: Any) -> dict[str, Any]:
+        """`trainer.train()`, resumed from the last checkpoint when there is one. A run stopped after its
+        last step (killed while its judge was saved or evaluated) is not trained again: resumed at
+        `max_steps`, transformers takes one step past it; the checkpoint's weights are loaded instead."""
+        done = _checkpoint_step(self.resume_from) if self.resume_from else 0
+        if self.resume_from and 0 < trainer.args.max_steps <= done:
+            log.info("resume: %s already holds the last step (%d); loading it", self.resume_from, done)
+            trainer._load_from_checkpoint(self.resume_from)
+            return {}
+        return dict(trainer.train(resume_from_checkpoint=self.resume_from).metrics)
+
     def freeze(self, model: Any) -> Any:
         """Apply `trainable_layers` to a loaded model (before its trainer builds the optimizer)."""
         if self.cfg.trainable_layers is not None:

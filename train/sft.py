@@ -183,5 +183,4 @@ def train(session: Session) -> TrainResult:
     )
     session.freeze(trainer.model)
     log.info("SFT on %d judge traces (%s)", len(dataset), session.cfg.traces.source)
-    output = trainer.train(resume_from_checkpoint=session.resume_from)
-    return TrainResult(trainer, dict(output.metrics))
+    return TrainResult(trainer, session.train(trainer))
