@@ -51,12 +51,10 @@ def j1(args: list[str], env: dict[str, str], log: Path) -> tuple[bool, float, st
     return ok, round(time.time() - t, 1), tail
 
 
-def manifest(folder: Path) -> dict[str, Any]:
-    path = folder / "manifest.json"
-    return json.loads(path.read_text()) if path.is_file() else {}
-
-
 def smoke(out: Path, port: int) -> dict[str, Any]:
+    from j1.manifest import read_manifest
+    from j1.train.callbacks import read_metrics
+
     machine = gpu()
     if machine is None:
         return {"status": "no_gpu", "message": "no CUDA GPU here: the GPU smoke test needs one (torch.cuda)"}
@@ -115,8 +113,8 @@ def smoke(out: Path, port: int) -> dict[str, Any]:
             *rollouts,
         ],  # fmt: skip
     ):
-        m = manifest(train)
-        times = [r["step_time"] for r in _metrics(train) if "step_time" in r]
+        m = read_manifest(train) or {}
+        times = [r["step_time"] for r in read_metrics(train / "metrics.jsonl") if "step_time" in r]
         stages["train"].update(
             steps=len(times),
             s_per_step=round(sum(times) / len(times), 2) if times else None,
@@ -128,11 +126,6 @@ def smoke(out: Path, port: int) -> dict[str, Any]:
         stages["serve"] = serve(train / "judge", port, backend, env)
     ok = all(s.get("status") == "ok" for s in stages.values())
     return {"status": "ok" if ok else "failed", "gpu": machine, "vllm": vllm, "stages": stages}
-
-
-def _metrics(folder: Path) -> list[dict[str, Any]]:
-    path = folder / "metrics.jsonl"
-    return [json.loads(ln) for ln in path.read_text().splitlines() if ln.strip()] if path.is_file() else []
 
 
 def serve(judge: Path, port: int, engine: str, env: dict[str, str]) -> dict[str, Any]:

@@ -196,10 +196,7 @@ def score_group(
     seed: int = 0,
 ) -> GroupResult:
     """Per-rollout rewards of one group (see the module docstring for the schedules, scorings and rules)."""
-    if schedule not in SCHEDULES and schedule not in ADAPTIVE:
-        raise J1Error(f"unknown schedule {schedule!r}; valid: {', '.join([*SCHEDULES, *ADAPTIVE])}")
-    if scoring not in SCORINGS:
-        raise J1Error(f"unknown scoring {scoring!r}; valid: {', '.join(SCORINGS)}")
+    check_names(schedule, scoring)
     if schedule == "anchor" and anchor_text is None:
         raise J1Error("the anchor schedule compares each rollout with an anchor completion: pass anchor_text")
     g, texts, rng = len(completions), list(completions), random.Random(seed)
@@ -221,6 +218,52 @@ def score_group(
     rewards = SCORINGS[scoring](g, outcomes)
     dropped = sum(s is None for _, _, s in outcomes)
     return GroupResult(rewards, 2 * len(outcomes), len(outcomes), dropped, failures, outcomes)
+
+
+def check_names(schedule: str, scoring: str) -> None:
+    if schedule not in SCHEDULES and schedule not in ADAPTIVE:
+        raise J1Error(f"unknown schedule {schedule!r}; valid: {', '.join([*SCHEDULES, *ADAPTIVE])}")
+    if scoring not in SCORINGS:
+        raise J1Error(f"unknown scoring {scoring!r}; valid: {', '.join(SCORINGS)}")
+
+
+def max_calls(schedule: str, sizes: Sequence[int], k: int = 2) -> int:
+    """Judge calls a batch of groups of these sizes takes at most (both orders of every comparison)."""
+    per_group = {"anchor": lambda g: 2 * g, "round_robin": lambda g: g * (g - 1)}
+    return sum(per_group.get(schedule, lambda g: g * k)(g) for g in sizes)
+
+
+def score_batch(
+    judge: PairJudge,
+    prompts: Sequence[str],
+    completions: Sequence[str],
+    schedule: str = "round_robin",
+    scoring: str = "winrate",
+    k: int = 2,
+    anchors: Sequence[str] | None = None,
+    seed: int = 0,
+) -> GroupResult:
+    """A batch of rollouts: those of each prompt scored as one group by `score_group` (with the anchor
+    schedule, against their own anchor); the counts are summed over the groups."""
+    check_names(schedule, scoring)
+    if schedule == "anchor" and (anchors is None or len(anchors) != len(prompts)):
+        raise J1Error(
+            "the anchor schedule compares each rollout with its anchor: pass one anchor per rollout"
+        )
+    groups: dict[tuple[str, str | None], list[int]] = {}
+    for n, prompt in enumerate(prompts):
+        groups.setdefault((prompt, anchors[n] if schedule == "anchor" else None), []).append(n)  # type: ignore[index]
+    total = GroupResult([None] * len(prompts), 0, 0, 0, 0)
+    for g, ((prompt, anchor_text), rows) in enumerate(groups.items()):
+        texts = [completions[n] for n in rows]
+        result = score_group(judge, prompt, texts, schedule, scoring, k, anchor_text, seed + g)
+        for n, r in zip(rows, result.rewards, strict=True):
+            total.rewards[n] = r
+        total.calls += result.calls
+        total.comparisons += result.comparisons
+        total.dropped += result.dropped
+        total.parse_failures += result.parse_failures
+    return total
 
 
 # -- judges ------------------------------------------------------------------------------------------------
@@ -278,53 +321,39 @@ def group_reward(
     seed: int = 0,
 ) -> Callable[..., list[float | None]]:
     """A TRL reward function `f(prompts, completions, **columns)`: the rollouts of each prompt in the batch
-    (TRL's G generations) scored as one group by `score_group`; `anchor_key` names the dataset column
+    (TRL's G generations) scored as one group by `score_batch`; `anchor_key` names the dataset column
     holding the anchor completion of the `anchor` schedule. Logs `judge/calls_per_rollout`,
     `judge/parse_failure_rate` and `judge/dropped_comparisons` when TRL passes `log_metric`."""
     from j1.client import as_text
 
     if schedule == "anchor" and anchor_key is None:
         raise J1Error("group_reward(schedule='anchor') needs anchor_key: the column holding the anchor")
-    if schedule not in SCHEDULES and schedule not in ADAPTIVE:
-        raise J1Error(f"unknown schedule {schedule!r}; valid: {', '.join([*SCHEDULES, *ADAPTIVE])}")
-    if scoring not in SCORINGS:
-        raise J1Error(f"unknown scoring {scoring!r}; valid: {', '.join(SCORINGS)}")
-    calls_made = [0]
+    check_names(schedule, scoring)
+    batches = [0]
 
     def reward(prompts: Sequence[Any], completions: Sequence[Any], **columns: Any) -> list[float | None]:
         if len(prompts) != len(completions):
             raise J1Error(f"group_reward: {len(prompts)} prompts but {len(completions)} completions")
-        groups: dict[str, list[int]] = {}
-        for n, p in enumerate(prompts):
-            groups.setdefault(as_text(p, ("system", "user")), []).append(n)
-        rewards: list[float | None] = [None] * len(prompts)
-        calls = failures = dropped = 0
-        for prompt, rows in groups.items():
-            anchor_text = None
-            if anchor_key is not None:
-                if anchor_key not in columns:
-                    raise J1Error(
-                        f"group_reward: no column {anchor_key!r} (columns: {', '.join(sorted(columns))})"
-                    )
-                anchor_text = as_text(columns[anchor_key][rows[0]], ("assistant", "user"))
-            texts = [as_text(completions[n], ("assistant",)) for n in rows]
-            calls_made[0] += 1
-            result = score_group(
-                judge, prompt, texts, schedule, scoring, k, anchor_text, seed + calls_made[0]
-            )
-            for n, r in zip(rows, result.rewards, strict=True):
-                rewards[n] = r
-            calls, failures, dropped = (
-                calls + result.calls,
-                failures + result.parse_failures,
-                dropped + result.dropped,
-            )
+        anchors = None
+        if anchor_key is not None:
+            if anchor_key not in columns:
+                raise J1Error(
+                    f"group_reward: no column {anchor_key!r} (columns: {', '.join(sorted(columns))})"
+                )
+            anchors = [as_text(a, ("assistant", "user")) for a in columns[anchor_key]]
+        batches[0] += 1
+        result = score_batch(
+            judge,
+            [as_text(p, ("system", "user")) for p in prompts],
+            [as_text(c, ("assistant",)) for c in completions],
+            schedule, scoring, k, anchors, seed + 1000 * batches[0],
+        )  # fmt: skip
         log_metric = columns.get("log_metric")
         if callable(log_metric) and prompts:
-            log_metric("judge/calls_per_rollout", calls / len(prompts))
-            log_metric("judge/parse_failure_rate", failures / calls if calls else 0.0)
-            log_metric("judge/dropped_comparisons", float(dropped))
-        return rewards
+            log_metric("judge/calls_per_rollout", result.calls / len(prompts))
+            log_metric("judge/parse_failure_rate", result.parse_failure_rate)
+            log_metric("judge/dropped_comparisons", float(result.dropped))
+        return result.rewards
 
     reward.__name__ = reward.__qualname__ = f"judge_group_{schedule}_{scoring}"
     return reward

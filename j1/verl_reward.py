@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from j1 import J1Error
-from j1.group import cached, client_judge, score_group
+from j1.group import cached, client_judge, score_batch, score_group
 
 _clients: dict[tuple[str, str | None], Any] = {}
 _judges: dict[tuple[str, str | None], Any] = {}
@@ -101,20 +101,7 @@ def compute_score_batch(
 ) -> list[float]:
     """A batch: the responses to each question form a group scored by `j1.group.score_group`."""
     _, judge = _client(base_url, api_key)
-    groups: dict[str, list[int]] = {}
-    for n, info in enumerate(extra_infos):
-        groups.setdefault(question_of(info, n), []).append(n)
-    rewards: list[float] = [fallback] * len(solution_strs)
-    for g, (question, rows) in enumerate(groups.items()):
-        if schedule == "anchor":
-            for n in rows:
-                r = score_group(judge, question, [solution_strs[n]], "anchor", scoring,
-                                anchor_text=str(ground_truths[n])).rewards[0]  # fmt: skip
-                rewards[n] = fallback if r is None else r
-            continue
-        result = score_group(
-            judge, question, [solution_strs[n] for n in rows], schedule, scoring, k, seed=seed + g
-        )
-        for n, r in zip(rows, result.rewards, strict=True):
-            rewards[n] = fallback if r is None else r
-    return rewards
+    questions = [question_of(info, n) for n, info in enumerate(extra_infos)]
+    anchors = [str(t) for t in ground_truths] if schedule == "anchor" else None
+    result = score_batch(judge, questions, list(solution_strs), schedule, scoring, k, anchors, seed)
+    return [fallback if r is None else r for r in result.rewards]

@@ -193,6 +193,11 @@ class TrainConfig:
         return dict(self.mixture) if self.format == MULTITASK else {self.format: 1.0}
 
 
+def section_name(algo: str) -> str:
+    """The trainer section an algorithm reads: semi-online DPO trains with the `dpo` section."""
+    return "dpo" if algo in ("dpo", "semi-online-dpo") else algo
+
+
 def trainer_section(cfg: TrainConfig, name: str, defaults: dict[str, Any]) -> dict[str, Any]:
     """j1's defaults for a trainer section with the user's keys on top; owned keys are refused."""
     section = getattr(cfg, name)

@@ -42,7 +42,7 @@ from typing import Any, Literal
 
 from j1 import J1Error
 from j1.config import read_yaml
-from j1.train.config import TrainConfig
+from j1.train.config import TrainConfig, section_name
 
 GB = 1e9
 Sharding = Literal["ddp", "fsdp", "zero2", "zero3"]
@@ -195,7 +195,7 @@ class Plan:
 def _section(cfg: TrainConfig) -> dict[str, Any]:
     from j1.train.config import DPO_DEFAULTS, GRPO_DEFAULTS, SFT_DEFAULTS, trainer_section
 
-    name = "dpo" if cfg.algo in ("dpo", "semi-online-dpo") else cfg.algo
+    name = section_name(cfg.algo)
     defaults = {"grpo": GRPO_DEFAULTS, "sft": SFT_DEFAULTS, "dpo": DPO_DEFAULTS}[name]
     return trainer_section(cfg, name, defaults)
 
@@ -220,7 +220,7 @@ def check_precision(cfg: TrainConfig) -> None:
     s = _section(cfg)
     lr = float(s.get("learning_rate", 1e-6))
     if weight_dtype_bytes(s) == 2 and lr < MIN_LR_16BIT_WEIGHTS:
-        name = "dpo" if cfg.algo in ("dpo", "semi-online-dpo") else cfg.algo
+        name = section_name(cfg.algo)
         raise J1Error(
             f"{name}.model_init_kwargs.dtype is 16-bit and {name}.learning_rate is {lr:g}: the optimizer would "
             "update 16-bit weights, and steps that small round to zero on most of them (bfloat16 keeps 8 "
@@ -315,60 +315,52 @@ def plan(cfg: TrainConfig, dims: ModelDims, machine: Machine) -> Plan:
 
 def fixes(cfg: TrainConfig, dims: ModelDims, machine: Machine) -> list[str]:
     """The changes that make a plan fit, cheapest kind first: each move is kept when it lowers the peak,
-    until the plan fits; then any kept move the fit does not need is dropped. Empty: none found."""
-    name = "dpo" if cfg.algo in ("dpo", "semi-online-dpo") else cfg.algo
-
-    def section(c: TrainConfig) -> dict[str, Any]:
-        return _section(c)
+    until the plan fits; each setting is named once, at its last value. Empty: none found."""
+    name = section_name(cfg.algo)
 
     def changed(c: TrainConfig, **kv: Any) -> TrainConfig:
         return replace(c, **{name: {**getattr(c, name), **kv}})
 
-    Move = tuple[str, TrainConfig, Machine]
+    Move = tuple[str, str, TrainConfig, Machine]  # (setting, what to write, config, machine)
 
     def moves(c: TrainConfig, m: Machine) -> list[Move]:
-        s, out = section(c), []
+        s, out = _section(c), []
         if m.sharding == "ddp":
-            out.append(("shard weights, gradients and optimizer states: --config_file train/accelerate/fsdp.yaml",
-                         c, replace(m, sharding="fsdp")))  # fmt: skip
+            out.append(("sharding", "shard weights, gradients and optimizer states: --config_file "
+                        "train/accelerate/fsdp.yaml", c, replace(m, sharding="fsdp")))  # fmt: skip
         if not s.get("gradient_checkpointing"):
-            out.append((f"{name}.gradient_checkpointing: true", changed(c, gradient_checkpointing=True), m))
+            out.append(("checkpointing", f"{name}.gradient_checkpointing: true",
+                        changed(c, gradient_checkpointing=True), m))  # fmt: skip
         if s.get("use_vllm") and s.get("vllm_mode") == "colocate" and not s.get("vllm_enable_sleep_mode"):
-            out.append(("grpo.vllm_enable_sleep_mode: true", changed(c, vllm_enable_sleep_mode=True), m))
+            out.append(
+                ("sleep", "grpo.vllm_enable_sleep_mode: true", changed(c, vllm_enable_sleep_mode=True), m)
+            )
         b, accum = int(s.get("per_device_train_batch_size", 1)), int(s.get("gradient_accumulation_steps", 1))
         smaller = next((d for d in range(b - 1, 0, -1) if b % d == 0), None)
         if smaller:
             label = f"{name}.per_device_train_batch_size: {smaller}, gradient_accumulation_steps: {accum * b // smaller}"
-            out.append((label, changed(c, per_device_train_batch_size=smaller,
-                                       gradient_accumulation_steps=accum * b // smaller), m))  # fmt: skip
+            out.append(("batch", label, changed(c, per_device_train_batch_size=smaller,
+                                                gradient_accumulation_steps=accum * b // smaller), m))  # fmt: skip
         if m.sharding in ("fsdp", "zero3") and m.nodes < 16:
-            out.append((f"--nodes {m.nodes * 2}", c, replace(m, nodes=m.nodes * 2)))
+            out.append(("nodes", f"--nodes {m.nodes * 2}", c, replace(m, nodes=m.nodes * 2)))
         if m.sharding != "ddp" and not m.offload_optimizer:
-            out.append(("offload optimizer states to CPU", c, replace(m, offload_optimizer=True)))
+            out.append(("offload", "offload optimizer states to CPU", c, replace(m, offload_optimizer=True)))
         return out
 
-    c, m, kept = cfg, machine, []
+    def better(new: Plan, old: Plan) -> bool:
+        return new.peak_gb < old.peak_gb or len(new.blockers) < len(old.blockers)
+
+    c, m, kept = cfg, machine, {}
     for _ in range(24):
         current = plan(c, dims, m)
         if current.fits:
-            break
-        step = next(((lbl, c2, m2) for lbl, c2, m2 in moves(c, m) if plan(c2, dims, m2).peak_gb < current.peak_gb
-                     or len(plan(c2, dims, m2).blockers) < len(current.blockers)), None)  # fmt: skip
+            return list(kept.values())
+        step = next((mv for mv in moves(c, m) if better(plan(mv[2], dims, mv[3]), current)), None)
         if step is None:
             return []
-        kept.append(step[0])
-        c, m = step[1], step[2]
-    else:
-        return []
-    # report the final value of each setting once (the last batch size, the last node count)
-    final: dict[str, str] = {}
-    for label in kept:
-        final[
-            label.split(":")[0].split(" ")[0]
-            if label.startswith(("--nodes", name + ".per_device"))
-            else label
-        ] = label
-    return list(final.values())
+        kept[step[0]] = step[1]  # a setting moved again keeps its last value
+        c, m = step[2], step[3]
+    return []
 
 
 def plan_and_fixes(cfg: TrainConfig, dims: ModelDims, machine: Machine) -> Plan:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from j1 import J1Error
+from j1.io import read_jsonl
 from j1.train.config import SFT_DEFAULTS, TraceConfig, trainer_args
 from j1.train.examples import JudgeExample
 from j1.train.session import Session, TrainResult
@@ -114,7 +115,7 @@ def sft_rows(session: Session) -> list[dict[str, Any]]:
 
 
 def read_rows(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(ln) for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
+    return [row for _, row in read_jsonl(path)]
 
 
 def _sft_rows(session: Session) -> list[dict[str, Any]]:

@@ -18,13 +18,14 @@ the scale); their share is in `extra_logs`. Identical greedy comparisons are ans
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict
 
-from j1.group import Item, Verdict, cached, score_group
+from j1.group import Item, Verdict, cached, max_calls, score_batch
 from j1.server.config import ServeConfig
 from j1.server.engines import InputRejected
 from j1.server.judge import JudgeService, Options
@@ -57,17 +58,6 @@ def split_queries(body: RewardRequest) -> list[tuple[str, str]]:
     return out
 
 
-def calls_needed(cfg: ServeConfig, groups: list[list[int]]) -> int:
-    """Engine prompts the request will send at most (its cost in the admission queue)."""
-    if cfg.reward_mode == "pointwise":
-        return sum(len(g) for g in groups)
-    if cfg.reward_mode == "anchor":
-        return 2 * sum(len(g) for g in groups)
-    if cfg.reward_mode == "round_robin":
-        return sum(len(g) * (len(g) - 1) for g in groups)
-    return sum(len(g) * cfg.reward_k for g in groups)
-
-
 def reward_router(service: JudgeService, cfg: ServeConfig, gate: Gate, auth: Callable[..., Any]) -> APIRouter:
     router = APIRouter(tags=["rewards"], dependencies=[Depends(auth)])
     greedy = Options(both_orders=False, samples=1, temperature=0.0)
@@ -98,49 +88,30 @@ def reward_router(service: JudgeService, cfg: ServeConfig, gate: Gate, auth: Cal
     @router.post("/get_reward", summary="OpenRLHF's remote reward model: one reward per query")
     async def get_reward(body: RewardRequest) -> dict[str, Any]:
         pairs = split_queries(body)
-        groups: dict[str, list[int]] = {}
-        for n, (prompt, _) in enumerate(pairs):
-            groups.setdefault(prompt, []).append(n)
+        sizes = list(Counter(prompt for prompt, _ in pairs).values())
         loop = asyncio.get_running_loop()
         if "judge" not in memo:
             memo["judge"] = cached(bridge(loop), max_items=100_000)
         judge = memo["judge"]
 
         async def work() -> tuple[list[float | None], int, int]:
-            rewards: list[float | None] = [None] * len(pairs)
             if cfg.reward_mode == "pointwise":
                 results = await asyncio.gather(*(service.pointwise(p, r, greedy) for p, r in pairs))
-                for n, res in enumerate(results):
-                    rewards[n] = None if res["score"] is None else res["score"] / 10
-                return rewards, len(pairs), sum(r is None for r in rewards)
-            calls = failures = 0
-            for prompt, rows in groups.items():
-                texts = [pairs[n][1] for n in rows]
-                if cfg.reward_mode == "anchor":
-                    if body.labels is None:
-                        raise InputRejected(
-                            "reward_mode anchor compares each response with its label: send labels"
-                        )
-                    for n in rows:  # each response has its own label
-                        res = await asyncio.to_thread(
-                            score_group, judge, prompt, [pairs[n][1]], "anchor", cfg.reward_scoring,
-                            anchor_text=str(body.labels[n]),
-                        )  # fmt: skip
-                        rewards[n], calls, failures = (
-                            res.rewards[0],
-                            calls + res.calls,
-                            failures + res.parse_failures,
-                        )
-                    continue
-                res = await asyncio.to_thread(
-                    score_group, judge, prompt, texts, cfg.reward_mode, cfg.reward_scoring, cfg.reward_k
-                )
-                for n, r in zip(rows, res.rewards, strict=True):
-                    rewards[n] = r
-                calls, failures = calls + res.calls, failures + res.parse_failures
-            return rewards, calls, failures
+                scores = [None if res["score"] is None else res["score"] / 10 for res in results]
+                return scores, len(pairs), sum(s is None for s in scores)
+            if cfg.reward_mode == "anchor" and body.labels is None:
+                raise InputRejected("reward_mode anchor compares each response with its label: send labels")
+            anchors = [str(x) for x in body.labels] if cfg.reward_mode == "anchor" else None  # type: ignore[union-attr]
+            res = await asyncio.to_thread(
+                score_batch, judge, [p for p, _ in pairs], [r for _, r in pairs], cfg.reward_mode,
+                cfg.reward_scoring, cfg.reward_k, anchors,
+            )  # fmt: skip
+            return res.rewards, res.calls, res.parse_failures
 
-        rewards, calls, failures = await gate.run(calls_needed(cfg, list(groups.values())), work)
+        cost = (
+            len(pairs) if cfg.reward_mode == "pointwise" else max_calls(cfg.reward_mode, sizes, cfg.reward_k)
+        )
+        rewards, calls, failures = await gate.run(cost, work)
         final = [cfg.reward_fallback if r is None else float(r) for r in rewards]
         unscored = sum(r is None for r in rewards) / len(rewards) if rewards else 0.0
         logs = {"judge_calls": float(calls), "judge_parse_failure_rate": failures / calls if calls else 0.0}
