@@ -147,6 +147,7 @@ def test_shipped_recipes_validate() -> None:
         (["arms.grpo.train.trainable_layers=3"], "trainable_layers=3, but .* has 2 decoder layers"),
         (["arms.reference.train.format=multitask"], "the benchmark scores one judge format"),
         (["eval.baselines=[longest]"], "unknown baseline 'longest'"),
+        (["arms.grpo_long.curve_every=30"], "set grpo.save_steps to a divisor of it"),
     ],
 )
 def test_bad_stages_are_refused_before_any_compute(
@@ -161,7 +162,7 @@ def test_bad_stages_are_refused_before_any_compute(
     for name in ("synth_pairs", "judge", "train_stage"):
         monkeypatch.setattr(lr, name, no_compute)
     sets = [f"out={tmp_path / 'lb'}", f"model={tiny_model_dir}"]
-    sets += [f"arms.{a}.train.trainable_layers=1" for a in ("grpo", "hint", "shuffled")]
+    sets += [f"arms.{a}.train.trainable_layers=1" for a in ("grpo", "grpo_long", "hint", "shuffled")]
     with pytest.raises(J1Error, match=error):
         lr.run(load_config(LearningConfig, ROOT / "bench" / "learning" / "recipe.yaml", sets + overrides))
     assert not (tmp_path / "lb").exists()
@@ -194,12 +195,14 @@ def tiny_settings(tmp_path: Path, model: Path) -> list[str]:
         "warm.sft.bf16=false",
         "warm.sft.max_length=2200",
         "arm_minutes=5",
+        "arms.grpo_long.train.grpo.save_steps=1",
+        "arms.grpo_long.curve_every=2",  # checkpoints 1 and 2 saved; 2 judged, 3 is the arm's own judge
     ]
-    for arm in ("grpo", "hint", "shuffled"):
+    for arm in ("grpo", "grpo_long", "hint", "shuffled"):
         sets += [
             f"arms.{arm}.train.trainable_layers=1",  # the tiny model has 2 layers
             *(grpo.format(arm) + s for s in (
-                f"max_steps={3 if arm == 'grpo' else 2}", "bf16=false", "use_vllm=false", "max_completion_length=8", "num_generations=2",
+                f"max_steps={3 if arm in ('grpo', 'grpo_long') else 2}", "bf16=false", "use_vllm=false", "max_completion_length=8", "num_generations=2",
                 "per_device_train_batch_size=8", "vllm_importance_sampling_correction=false",
             )),
         ]  # fmt: skip
@@ -253,6 +256,10 @@ def test_benchmark_smoke_runs_every_arm_caches_and_recomputes(
     assert "sampled" in s["judges"]["grpo_sampled"] and "sampled" in s["judges"]["warm_sampled"]
     assert s["gains"]["hint"]["vs"] == "warm_hint" and s["gains"]["grpo"]["vs"] == "warm"
     assert len(s["arms"]["grpo"]["reward_curve"]) == 3
+    curve = s["arms"]["grpo_long"]["heldout_curve"]
+    assert [(r["step"], r["judge"]) for r in curve] == [(0, "warm"), (2, "grpo_long_step2"), (3, "grpo_long")]
+    assert "gain" in curve[1] and curve[2]["gain"]["value"] == s["gains"]["grpo_long"]["value"]
+    assert "## Learning curves" in (out / "learning.md").read_text()
     assert set(s["targets"]) >= {
         "sanity_accuracy",
         "gain_over_warm",

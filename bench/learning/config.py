@@ -46,6 +46,7 @@ class ArmConfig:
     hint: bool = False  # train and judge on pairs whose question carries its true answer (loop sanity)
     minutes: float | None = None  # training wall time; None = the benchmark's arm_minutes
     clock: bool = False  # part of the timed budget (the headline arm)
+    curve_every: int = 0  # judge the checkpoints saved every this many steps too: a held-out learning curve
 
 
 @dataclass

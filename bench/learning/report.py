@@ -62,6 +62,7 @@ def summarize(cfg: LearningConfig, results: dict[str, Any]) -> dict[str, Any]:
             "steps": arm.get("steps"),
             "reward_trend": stats.reward_trend(arm.get("reward_curve") or []),
             "reward_curve": arm.get("reward_curve") or [],
+            "heldout_curve": heldout_curve(name, arm.get("steps") or 0, judges, outcomes, cfg.seed),
         }
     probe = stats.sampled_accuracy(stats.outcomes(results["probe"]["eval_dir"]))
     summary = {
@@ -78,6 +79,32 @@ def summarize(cfg: LearningConfig, results: dict[str, Any]) -> dict[str, Any]:
     summary["comparison"] = comparison(cfg, summary)
     summary["targets"] = targets(cfg, summary)
     return summary
+
+
+def heldout_curve(
+    name: str, steps: int, judges: dict[str, Any], outcomes: dict[str, Any], seed: int
+) -> list[dict[str, Any]]:
+    """Held-out consistent accuracy at each judged checkpoint of arm `name` (`<name>_step<N>`) and at its
+    end, each with its CI and its paired gain over the warm judge; empty for an arm without a curve."""
+    points = sorted(
+        (int(j.rsplit("_step", 1)[1]), j)
+        for j in judges
+        if j.startswith(f"{name}_step") and "_sampled" not in j
+    )
+    if not points:
+        return []
+    rows = [{"step": 0, "judge": "warm", "consistent_accuracy": judges["warm"]["consistent_accuracy"]}]
+    for step, judge in [*points, (steps, name)]:
+        gain = stats.paired_gain(outcomes[judge], outcomes["warm"], seed)
+        rows.append(
+            {
+                "step": step,
+                "judge": judge,
+                "consistent_accuracy": judges[judge]["consistent_accuracy"],
+                "gain": gain,
+            }
+        )
+    return rows
 
 
 def comparison(cfg: LearningConfig, s: dict[str, Any]) -> list[dict[str, Any]]:
@@ -205,6 +232,19 @@ def markdown(s: dict[str, Any]) -> str:
             f"| {row['arm']} | {row['algo']} | {row['labels']} | {row['minutes']} | {a['steps']} | {row['consistent_accuracy']} "
             f"| {_pm(g)} (vs {g['vs']}) | {row['fraction_of_reference_gain'] or ''} | {slope} |"
         )
+    curves = {name: a["heldout_curve"] for name, a in s["arms"].items() if a["heldout_curve"]}
+    if curves:
+        lines += [
+            "",
+            "## Learning curves (held-out, greedy, checkpoints of one run)",
+            "",
+            "| arm | step | consistent acc. [95% CI] | gain vs warm [95% CI] |",
+            "|---|---|---|---|",
+        ]
+        for name, rows in curves.items():
+            for r in rows:
+                gain = _pm(r["gain"]) if "gain" in r else ""
+                lines.append(f"| {name} | {r['step']} | {_pm(r['consistent_accuracy'])} | {gain} |")
     lines += ["", "## Targets", "", "| target | value | wanted | holds |", "|---|---|---|---|"]
     for name, t in s["targets"].items():
         lines.append(f"| {name} | {t['value']} | {t['target']} | {t['holds']} |")
@@ -218,7 +258,9 @@ def plot(s: dict[str, Any], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
+    curves = {name: a["heldout_curve"] for name, a in s["arms"].items() if a["heldout_curve"]}
+    fig, axes = plt.subplots(1, 3 if curves else 2, figsize=(18 if curves else 12, 4.5))
+    left, right = axes[0], axes[1]
     for name, arm in s["arms"].items():
         curve = arm["reward_curve"]
         if curve:
@@ -238,6 +280,25 @@ def plot(s: dict[str, Any], path: Path) -> None:
     right.set(title="held-out consistent accuracy (95% CI)", ylabel="%", ylim=(0, 100))
     right.tick_params(axis="x", rotation=45)
     right.legend()
+    if curves:
+        ax = axes[2]
+        for name, rows in curves.items():
+            acc = [r["consistent_accuracy"] for r in rows]
+            ax.errorbar(
+                [r["step"] for r in rows],
+                [a["value"] for a in acc],
+                yerr=[[a["value"] - a["ci95"][0] for a in acc], [a["ci95"][1] - a["value"] for a in acc]],
+                capsize=3, marker="o", label=name,
+            )  # fmt: skip
+        for other in ("reference",):
+            if other in s["judges"]:
+                ax.axhline(
+                    s["judges"][other]["consistent_accuracy"]["value"], ls=":", color="gray", label=other
+                )
+        ax.set(
+            title="held-out consistent accuracy over training (95% CI)", xlabel="optimizer step", ylabel="%"
+        )
+        ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -36,7 +36,7 @@ from bench.learning.config import ArmConfig, LearningConfig
 from j1 import J1Error
 from j1.config import build, to_dict
 from j1.manifest import RunManifest, fingerprint
-from j1.train.config import TrainConfig
+from j1.train.config import TrainConfig, section_name
 
 log = logging.getLogger(__name__)
 MAX_WARM_EXAMPLES = 200
@@ -133,6 +133,14 @@ def check(cfg: LearningConfig, model_path: str) -> None:
         )
         if t.format == "multitask":
             raise J1Error(f"arm {name}: the benchmark scores one judge format; set {cfg.format}")
+        if arm.curve_every:
+            args = getattr(t, section_name(t.algo))
+            every = args.get("save_steps", 500)
+            if args.get("save_strategy", "steps") != "steps" or arm.curve_every % every:
+                raise J1Error(
+                    f"arm {name}: curve_every {arm.curve_every} needs a checkpoint every {arm.curve_every} "
+                    f"steps; set {section_name(t.algo)}.save_steps to a divisor of it (now {every})"
+                )
         stages.append(t)
     for t in stages:
         check_stage(t, model_path)
@@ -320,11 +328,35 @@ def arm_stage(
     trained = stages.run(stage, key, lambda f: train_stage(tcfg, f))
     heldout = "heldout_hinted" if arm.hint else "heldout"
     judged = {name: evaluated(name, trained["judge"], heldout, after=stage)}
+    for step, checkpoint in curve_checkpoints(
+        Path(trained["judge"]).parent, arm.curve_every, trained["steps"]
+    ):
+        judged[f"{name}_step{step}"] = evaluated(f"{name}_step{step}", str(checkpoint), heldout, after=stage)
     if arm.hint:
         judged[f"warm_{name}"] = evaluated(f"warm_{name}", warm, heldout, after="warm")
     if name in cfg.eval.sampled:
         judged[f"{name}_sampled"] = evaluated(name, trained["judge"], heldout, sampled=True, after=stage)
     return trained, judged
+
+
+def curve_checkpoints(train_out: Path, every: int, final_step: int) -> list[tuple[int, Path]]:
+    """The arm's checkpoints at multiples of `every` steps before its last (the final judge is its own
+    point), oldest first; an error when the arm saved none of them (its save_steps must divide `every`)."""
+    if not every:
+        return []
+    found = {}
+    for path in (train_out / "checkpoints").glob("checkpoint-*"):
+        step = int(path.name.rsplit("-", 1)[1])
+        if step % every == 0 and step < final_step:
+            found[step] = path
+    wanted = list(range(every, final_step, every))
+    missing = [s for s in wanted if s not in found]
+    if missing:
+        raise J1Error(
+            f"{train_out}: no checkpoint at step(s) {missing} for the learning curve (curve_every: {every}); "
+            "set the arm's save_steps to divide curve_every"
+        )
+    return [(s, found[s]) for s in wanted]
 
 
 def _stage_results(results: dict[str, Any]) -> dict[str, Any]:
