@@ -16,6 +16,9 @@ from typing import Any, ClassVar
 DEGENERATE = "degenerate"  # the rule's degeneracy checks rejected the response (never sent to a model)
 NO_ANSWER = "no answer"  # nothing could be extracted from the response
 MISMATCH = "mismatch"  # an answer was extracted and is not equivalent to the reference
+# a decimal that rounds to an exact reference it does not equal (1.414214 for sqrt(2)): the rule's
+# comparison is exact, so the hybrid verifier never asks a model about it
+APPROXIMATION = "mismatch: a decimal approximation of an exact answer"
 TIMEOUT = "timeout"
 CRASH = "crash"
 

@@ -3,7 +3,8 @@
 Each check looks at one response (and its question and reference) and returns a short reason when the
 response is degenerate, None otherwise. They run before any math comparison, in registry order, and a
 rejected response is never sent to a model judge by the hybrid verifier: these are the cheap hacks
-(empty output, hedged answers, echoing the question, gibberish) that model judges are known to fall for.
+(empty output, master keys, a claimed verdict, hedged answers, echoing the question, gibberish) that
+model judges are known to fall for.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from j1.verifiers.extract import Extraction, last_sentence, numbers_in
-from j1.verifiers.normalize import REL_RE, canonical, hedge_parts
+from j1.verifiers.normalize import REL_RE, answer_parts, canonical, hedge_parts, plain_number
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class Context:
     limits: Limits
     # are two differently written answers the same value? (the rule passes math-verify; default: no)
     same: Callable[[str, str], bool] = field(default=lambda a, b: False)
+    reference: str = ""  # the reference's answer part
 
 
 Check = Callable[[Context], "str | None"]
@@ -67,6 +69,47 @@ def garbage(ctx: Context) -> str | None:
     return None
 
 
+# words of "master key" responses: reasoning openers and answer labels that carry no answer ("Let's solve
+# this problem step by step.", "Thought process:", "Solution", "解"), which fool model judges ("One Token
+# to Fool LLM-as-a-Judge", 2025)
+_OPENERS = (
+    "let let's lets us solve this the a problem question step by think thinking thought process solution "
+    "answer reasoning here is i will we first okay ok sure so now begin start analysis explanation final "
+    "my response work through carefully following below respuesta solución solucion réponse reponse "
+    "lösung losung ответ решение 解 解答 答案 答 かいせつ 解説"
+)
+OPENER_WORDS = frozenset(_OPENERS.split())
+VERDICT_WORDS = re.compile(
+    r"^(?:(?:it|this|that|the answer|my answer)\s+(?:is\s+)?)?(?:correct|right|true|yes|valid|verified|"
+    r"accurate|the correct answer|(?:as\s+)?(?:shown|stated|given)\s+above|see above|the above)$",
+    re.IGNORECASE,
+)
+
+
+def master_key(ctx: Context) -> str | None:
+    """No digit, and nothing but punctuation or the words of a reasoning opener or an answer label."""
+    text = ctx.response
+    if len(text) > 300 or any(c.isdigit() for c in text):
+        return None
+    words = [w.lower() for w in re.findall(r"[^\W_]+(?:'[a-z]+)?", text)]
+    if all(w in OPENER_WORDS for w in words):
+        return "master key: no answer, only " + ("punctuation" if not words else "a reasoning opener")
+    return None
+
+
+def claims_verdict(ctx: Context) -> str | None:
+    """The final answer is a verdict about the response ("the answer is correct"), not a value."""
+    ext = ctx.extraction
+    if ext is None or ext.answer is None:
+        return None
+    answer, reference = (
+        re.sub(r"\\text\{([^{}]*)\}", r"\1", t).strip().rstrip(".!") for t in (ext.answer, ctx.reference)
+    )
+    if VERDICT_WORDS.match(answer) and not VERDICT_WORDS.match(reference):  # "yes" answers "Is 7 prime?"
+        return f"claims a verdict instead of an answer ({answer!r})"
+    return None
+
+
 def hedging(ctx: Context) -> str | None:
     """Several different final answers where the reference has one: disagreeing boxes, 'X or Y'."""
     ext = ctx.extraction
@@ -80,6 +123,11 @@ def hedging(ctx: Context) -> str | None:
     relations = any(REL_RE.search(a) for a in alternatives)  # "x < 1 or x > 2" is one answer (a union)
     if len(alternatives) > 1 and not relations and len({canonical(a) for a in alternatives}) > 1:
         return f"hedging: {' or '.join(alternatives)}"
+    parts = answer_parts(ext.answer)
+    numeric = all(plain_number(canonical(p)) is not None for p in parts)
+    listed = {canonical(n) for n in ext.listed} or ({canonical(p) for p in parts} if numeric else set())
+    if len(listed) > 1:
+        return f"hedging: {len(listed)} candidate values"
     if ext.method == "last_number":
         final = last_sentence(ctx.response)
         if re.search(r"\bor\b", final) and len({canonical(n) for n in numbers_in(final)}) > 1:
@@ -114,9 +162,15 @@ def copied_number(ctx: Context) -> str | None:
 
 
 # Checks on the raw text (run before extraction, so huge or garbage responses are never parsed) ...
-BEFORE_EXTRACTION: dict[str, Check] = {"empty": empty, "too_long": too_long, "garbage": garbage}
+BEFORE_EXTRACTION: dict[str, Check] = {
+    "empty": empty,
+    "too_long": too_long,
+    "garbage": garbage,
+    "master_key": master_key,
+}
 # ... and checks that need the extracted answer.
 AFTER_EXTRACTION: dict[str, Check] = {
+    "claims_verdict": claims_verdict,
     "hedging": hedging,
     "restatement": restatement,
     "copied_number": copied_number,

@@ -2,8 +2,16 @@
 
 Order of preference, as math graders do: the last `\\boxed{...}` (balanced braces, so nested LaTeX
 survives), else the last "answer is X" / "Answer: X" / "#### X" (GSM8K), else the last number in the
-text (or a response that is nothing but number words, "forty-two"). The method is kept, because an answer the response marked as final is trusted more than a number
-found by scanning (the degeneracy checks use it).
+text, else the last number written in words in its final sentence ("forty-two thousand apples"). The
+method is kept, because an answer the response marked as final is trusted more than a number found by
+scanning (the degeneracy checks use it).
+
+Self-corrected answers: the answer that counts is the last one the response commits to. A response that
+retracts ("Wait, that's wrong", "Actually", "Correction:", "I made a mistake", "Oops") and then marks a
+new final answer (boxed, "the answer is", "####") is judged on that new answer alone: the retracted
+text is dropped, so its boxes are neither the answer nor evidence of hedging. A retraction followed by
+no new marked answer (a check, a remark) leaves the earlier answer standing, and with it the hedging
+rule over all of the response's boxes: retracting can replace an answer, never add a second chance.
 """
 
 from __future__ import annotations
@@ -11,7 +19,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from j1.verifiers.words import words_to_number
+from j1.verifiers.words import number_phrases, words_to_number
 
 BOXED_COMMANDS = ("\\boxed", "\\fbox")
 # `answer is X`, `final answer: X`, `**Answer:** X`, `answer = X` up to the end of the line. The answer
@@ -25,6 +33,17 @@ NUMBER = re.compile(r"(?<![\w.])-?\d+(?:,\d{3})*(?:\.\d+)?(?:\s*/\s*\d+)?(?![\w]
 SENTENCE_END = re.compile(r"\.(?=\s|$)")
 TEXT_WRAP = re.compile(r"\\(?:text|textbf|mathrm|mbox|textrm)\{(.*)\}", re.DOTALL)
 MATH_DELIMS = (("$$", "$$"), ("\\[", "\\]"), ("\\(", "\\)"), ("$", "$"))
+# a retraction of what came before: the answer that counts is committed after the last one
+RETRACTION = re.compile(
+    r"\b(?:wait|actually|correction|oops|scratch that|on second thought"
+    r"|i (?:made|make) (?:a|an) (?:mistake|error|slip)"
+    r"|(?:that|this|it)(?:'s|\s+is|\s+was)\s+(?:wrong|incorrect|not right|a mistake|an error)"
+    r"|let me (?:correct|fix|redo) (?:that|this|it))\b",
+    re.IGNORECASE,
+)
+# numbers joined only by list separators ("3, 5, 7 or 9", "4; 8; 16"), ending the text
+LIST_SEP = r"(?:\s*[,;]\s*(?:(?:and|or)\s+)?|\s+(?:and|or)\s+)"
+TRAILING_LIST = re.compile(r"(?<![\w.])(-?\d+(?:\.\d+)?(?:" + LIST_SEP + r"-?\d+(?:\.\d+)?)+)[\s.!]*$")
 
 
 @dataclass(frozen=True)
@@ -32,6 +51,7 @@ class Extraction:
     answer: str | None  # the cleaned final answer, None when nothing was found
     method: str  # "boxed" | "answer_is" | "gsm8k" | "last_number" | "none"
     boxed: list[str] = field(default_factory=list)  # every non-empty boxed answer, in text order
+    listed: list[str] = field(default_factory=list)  # a scanned last number that ends a list: the list
 
     @property
     def marked(self) -> bool:
@@ -116,18 +136,39 @@ def _last_marked(text: str) -> tuple[str, str] | None:
 
 
 def extract_answer(text: str) -> Extraction:
+    """The response's final answer: the one it commits to after its last retraction, if it marks one
+    there, else the whole response's (see the module's policy)."""
+    retractions = list(RETRACTION.finditer(text))
+    if retractions:
+        committed = text[retractions[-1].end() :]
+        ext = _extract_marked(committed)
+        if ext is not None:
+            return ext
+    return _extract_marked(text) or _extract_scanned(text)
+
+
+def _extract_marked(text: str) -> Extraction | None:
     boxed = [b for b in find_boxed(text) if b.strip()]
     if boxed:
         return Extraction(clean_answer(boxed[-1], sentence=False), "boxed", boxed)
     marked = _last_marked(text)
     if marked:
         return Extraction(marked[0], marked[1])
+    return None
+
+
+def _extract_scanned(text: str) -> Extraction:
     numbers = NUMBER.findall(text)
     if numbers:
-        return Extraction(numbers[-1].replace(" ", ""), "last_number")
+        listed = TRAILING_LIST.search(last_sentence(text).rstrip() + ".")
+        items = re.split(LIST_SEP, listed.group(1)) if listed else []
+        return Extraction(numbers[-1].replace(" ", ""), "last_number", listed=items)
     whole = clean_answer(text)
     if len(whole) <= 80 and words_to_number(whole) is not None:  # a bare "forty-two"
         return Extraction(whole, "last_number")
+    phrases = number_phrases(last_sentence(text))
+    if phrases:  # "So there are forty-two thousand apples in total."
+        return Extraction(phrases[-1], "last_number")
     return Extraction(None, "none")
 
 

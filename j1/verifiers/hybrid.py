@@ -17,7 +17,7 @@ from typing import Any
 
 from j1.backends import Backend
 from j1.models import DEFAULT_MODEL
-from j1.verifiers.base import DEGENERATE, Verdict, Verifier, VerifyItem
+from j1.verifiers.base import APPROXIMATION, DEGENERATE, Verdict, Verifier, VerifyItem
 from j1.verifiers.extract import reference_answer
 from j1.verifiers.model import ModelVerifier
 from j1.verifiers.normalize import canonical, plain_number
@@ -52,7 +52,9 @@ class HybridVerifier(Verifier):
 
     def needs_model(self, item: VerifyItem, verdict: Verdict) -> bool:
         if verdict.correct is not False or not verdict.extracted or verdict.reason.startswith(DEGENERATE):
-            return False
+            return False  # degenerate includes master keys and claimed verdicts: the model never sees them
+        if verdict.reason == APPROXIMATION:
+            return False  # a decimal against an exact closed form: the rule's comparison is exact
         if self.numeric_guard and plain_number(canonical(reference_answer(item.reference))) is not None:
             if plain_number(canonical(verdict.extracted)) is not None:
                 return False  # two plain numbers: the rule's comparison is exact

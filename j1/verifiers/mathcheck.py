@@ -17,7 +17,7 @@ from functools import lru_cache
 from typing import Any
 
 from j1.verifiers import degenerate, normalize
-from j1.verifiers.base import DEGENERATE, MISMATCH, NO_ANSWER
+from j1.verifiers.base import APPROXIMATION, DEGENERATE, MISMATCH, NO_ANSWER
 from j1.verifiers.extract import clean_answer, extract_answer, reference_answer
 
 Outcome = tuple["bool | None", str, "str | None"]  # (correct, reason, extracted): what a check returns
@@ -53,9 +53,44 @@ def equivalent(ref: str, pred: str, settings: RuleSettings) -> bool:
         return False
     if not verify(gold, target, float_rounding=settings.float_rounding, timeout_seconds=None):
         return False
+    if approximates(ref, pred):
+        return False
     if settings.exact_rationals and not any(c in ref + pred for c in ".%"):
         return _exactly_equal(gold[0], target[0])
     return True
+
+
+def approximates(ref: str, pred: str) -> bool:
+    """A decimal answer to an exact reference that is not exactly its value (1.414214 for sqrt(2),
+    0.333333 for 1/3, 3.1415927 for pi): an approximation, not the answer. A terminating decimal equal
+    to a rational reference (0.375 for 3/8) is exact. Rounded answers the question asks for are matched
+    by the `rounded` alternative instead."""
+    places = normalize.decimal_places(pred)
+    if places is None or any(c in ref for c in ".%"):
+        return False
+    value = _number(ref)
+    if value is None:
+        return False  # not a closed-form number (a set, an expression in x): math-verify's verdict stands
+    exact = value if isinstance(value, Fraction) else None
+    return exact != Fraction(normalize.canonical(pred))
+
+
+def _number(ref: str) -> Fraction | float | None:
+    """The reference's value: an exact Fraction when it is rational, a float when it is an irrational
+    number (pi, sqrt(2), e), None when it is not a number."""
+    import sympy
+
+    parsed = parse_answer(ref)
+    g = parsed[0] if parsed else None
+    if not isinstance(g, sympy.Expr) or not g.is_number:
+        return None
+    g = g.doit()
+    if g.is_Rational:
+        return Fraction(int(g.p), int(g.q))
+    try:
+        return float(g.evalf(30))
+    except (TypeError, ValueError):
+        return None
 
 
 def numeric_equal(ref: str, pred: str) -> bool | None:
@@ -128,6 +163,23 @@ def _interval(ref: str, pred: str, question: str) -> Pairs:
     return [(ref, p)]
 
 
+def _aliases(ref: str, pred: str, question: str) -> Pairs:
+    r, p = normalize.latex_aliases(ref), normalize.latex_aliases(pred)
+    return [(r or ref, p or pred)] if (r or p) else []
+
+
+def _rounded(ref: str, pred: str, question: str) -> Pairs:
+    """'0.67' for 2/3 where the question asks for a decimal or a rounding: the reference rounded to the
+    answer's own number of places."""
+    places = normalize.decimal_places(pred)
+    if places is None or not normalize.asks_for_rounding(question) or any(c in ref for c in ".%"):
+        return []
+    value = _number(ref)
+    if value is None:
+        return []
+    return [(f"{round(float(value), places):.{places}f}", pred)]
+
+
 ALTERNATIVES: dict[str, Callable[[str, str, str], Pairs]] = {
     "plain": _plain,
     "thousands": _thousands,
@@ -136,13 +188,18 @@ ALTERNATIVES: dict[str, Callable[[str, str, str], Pairs]] = {
     "percent": _percent,
     "degrees": _degrees,
     "interval": _interval,
+    "aliases": _aliases,
+    "rounded": _rounded,
 }
 
 
-def _prediction(extracted: str, boxed: list[str], ref_parts: int) -> str:
-    """A multi-part reference ('3, 5') may be answered in several boxes or as 'x = 3 or x = 5'."""
+def _prediction(extracted: str, boxed: list[str], ref_parts: int, listed: list[str]) -> str:
+    """A multi-part reference ('3, 5') may be answered in several boxes, as 'x = 3 or x = 5' or as a
+    closing list ('the roots are 3 and 5')."""
     if ref_parts <= 1:
         return extracted
+    if listed:
+        return ", ".join(listed)
     if len(boxed) > 1:
         distinct = list(dict.fromkeys(clean_answer(b, sentence=False) for b in boxed))
         if len(distinct) > 1:
@@ -165,14 +222,14 @@ def check_item(question: str, response: str, reference: str, settings: RuleSetti
         return False, f"{DEGENERATE}: {failure}", None
     ext = extract_answer(response)
     ctx = degenerate.Context(
-        question, response, ref_parts, ext, settings.limits, same=lambda a, b: _same(a, b, settings)
+        question, response, ref_parts, ext, settings.limits, lambda a, b: _same(a, b, settings), ref
     )
     failure = degenerate.first_failure(degenerate.AFTER_EXTRACTION, ctx)
     if failure:
         return False, f"{DEGENERATE}: {failure}", ext.answer
     if ext.answer is None:
         return False, NO_ANSWER, None
-    pred = _prediction(ext.answer, ext.boxed, ref_parts)
+    pred = _prediction(ext.answer, ext.boxed, ref_parts, ext.listed)
     # Phase 1, no sympy: identical strings or plain numbers settle most items (and most rewrites).
     undecided = []
     for name, alternative in ALTERNATIVES.items():
@@ -190,6 +247,8 @@ def check_item(question: str, response: str, reference: str, settings: RuleSetti
     for name, r, p in undecided:
         if equivalent(r, p, settings):
             return True, _matched(name), ext.answer
+    if approximates(ref, pred):
+        return False, APPROXIMATION, ext.answer
     return False, MISMATCH, ext.answer
 
 

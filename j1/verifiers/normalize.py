@@ -152,6 +152,55 @@ def inequality_to_interval(s: str) -> str | None:
     return " \\cup ".join(intervals) if intervals else None
 
 
+# other spellings of one object -> the form math-verify reads (applied to reference and answer alike)
+ALIASES: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"(?<![\\a-zA-Z])pi(?![a-zA-Z])"), r"\\pi "),
+    (re.compile(r"π"), r"\\pi "),
+    (
+        re.compile(
+            r"\\varnothing|\\O(?![a-zA-Z])|\\\{\s*\\\}|\bthe empty set\b|\bempty set\b|\bno solutions?\b"
+        ),
+        r"\\emptyset",
+    ),
+    (
+        re.compile(r"\\mathbb\s*\{?R\}?|ℝ|\ball real numbers\b|\ball reals\b|\\R(?![a-zA-Z])"),
+        r"(-\\infty, \\infty)",
+    ),
+    (re.compile(r"[-−]\s*(?:infinity\b|∞)"), r"-\\infty"),
+    (re.compile(r"\+\s*(?:\\infty|infinity\b|∞)|\binfinity\b|∞"), r"\\infty"),
+    (re.compile(r"\\(?:mathrm|text|operatorname)\{\s*e\s*\}"), "e"),
+]
+
+
+def latex_aliases(s: str) -> str | None:
+    """'4pi' -> '4\\pi', '\\varnothing' / '\\{\\}' -> '\\emptyset', '\\mathbb{R}' / 'all real numbers' ->
+    '(-\\infty, \\infty)', 'infinity' / '+\\infty' -> '\\infty', '\\mathrm{e}' -> 'e'; None if nothing changed."""
+    out = s
+    for pattern, repl in ALIASES:
+        out = pattern.sub(repl, out)
+    out = out.strip()
+    return out if out != s.strip() else None
+
+
+ROUNDING = re.compile(
+    r"\b(?:decimal|nearest|round(?:ed|ing)?|approximat\w*|estimate|significant\s+(?:figures|digits)"
+    r"|(?:to|with)\s+\w+\s+(?:decimal\s+)?(?:places|digits))\b",
+    re.IGNORECASE,
+)
+
+
+def asks_for_rounding(question: str) -> bool:
+    """Does the question ask for a decimal or rounded answer ("to the nearest tenth", "as a decimal")?"""
+    return ROUNDING.search(question) is not None
+
+
+def decimal_places(s: str) -> int | None:
+    """Digits after the point of a plain decimal ('1.40' -> 2, 'x = 0.5' -> 1); None for anything else."""
+    t = re.sub(r"^\s*" + VAR + r"\s*=\s*", "", s.strip()).replace(" ", "")
+    m = re.fullmatch(r"-?\d+\.(\d+)", collapse_thousands(t) or t)
+    return len(m.group(1)) if m else None
+
+
 def plain_number(s: str) -> Fraction | None:
     """An integer, decimal, 'a/b' or '\\frac{a}{b}' as an exact Fraction; None for anything else."""
     t = s.strip().replace(" ", "")
