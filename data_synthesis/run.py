@@ -13,12 +13,14 @@ Scale-out is the engine's: vLLM's `tensor_parallel_size` / `data_parallel_size` 
 from __future__ import annotations
 
 import logging
+import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from j1 import J1Error
+from j1.attacks import ATTACKS, POSITIONAL, attack, check_families
 from j1.backends import make_backend
 from j1.data_synthesis import chat_pairs, math_pairs
 from j1.data_synthesis.embedded_instructions import instruction_rows
@@ -28,9 +30,23 @@ from j1.data_synthesis.sources import BadRow, Item, SourceConfig, instruction_it
 from j1.generate import BackendConfig
 from j1.manifest import RunManifest
 from j1.models import resolve_model
+from j1.pairs import Pair
 from j1.progress import progress_bar
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class AdversarialConfig:
+    """Attacked twins of synthesized pairs, so a judge trained on them learns to resist (off by default).
+
+    For a seeded `share` of the pairs, one more pair is added with the same prompt and chosen response
+    and, as its rejected response, the wrong response attacked by one of `families` (`j1.attacks`: a
+    master key, an injected instruction, a fake verdict, ...), drawn per pair. Its `meta` records
+    `attack` (the family) and `attacked_from` (the original pair's id)."""
+
+    share: float = 0.0
+    families: list[str] = field(default_factory=lambda: list(ATTACKS))
 
 
 @dataclass
@@ -42,6 +58,7 @@ class SynthConfig:
     chat: chat_pairs.ChatConfig = field(default_factory=chat_pairs.ChatConfig)
     chunk_size: int = 32  # items per engine call and per commit
     skip_bad: bool = False  # count malformed source rows in the manifest instead of failing
+    adversarial: AdversarialConfig = field(default_factory=AdversarialConfig)
 
 
 class MathRecipe:
@@ -151,6 +168,35 @@ def check(cfg: SynthConfig) -> None:
         )
     if m.samples < 1 or m.pairs_per_problem < 1:
         raise J1Error("math.samples and math.pairs_per_problem must be >= 1")
+    a = cfg.adversarial
+    if not 0.0 <= a.share <= 1.0:
+        raise J1Error(f"adversarial.share={a.share}: a fraction of the pairs, from 0 to 1")
+    check_families(a.families, "adversarial.families")
+    if a.share and not a.families:
+        raise J1Error("adversarial.families is empty: name at least one attack family")
+
+
+def attacked_twins(pairs: list[Pair], cfg: AdversarialConfig, seed: int) -> list[Pair]:
+    """For a seeded `share` of `pairs` (decided per pair id, so a resumed run draws the same), a twin whose
+    rejected response is attacked (see `AdversarialConfig`)."""
+    twins = []
+    for p in pairs:
+        rng = random.Random(f"adversarial:{seed}:{p.id}")
+        if rng.random() >= cfg.share:
+            continue
+        family = rng.choice(cfg.families)
+        target = rng.choice("AB") if family in POSITIONAL else None
+        twins.append(
+            Pair(
+                source=p.source,
+                prompt=p.prompt,
+                chosen=p.chosen,
+                rejected=attack(family, p.rejected, seed=p.id, target=target),
+                reference_answer=p.reference_answer,
+                meta={**p.meta, "attack": family, "attacked_from": p.id},
+            )
+        )
+    return twins
 
 
 def run(cfg: SynthConfig, command: str = "j1 synth") -> Path:
@@ -205,6 +251,10 @@ def _run_recipe(
             for start in range(0, len(items), cfg.chunk_size):
                 chunk = items[start : start + cfg.chunk_size]
                 pairs, rejects, stats = recipe.process(chunk)
+                if cfg.adversarial.share:
+                    twins = attacked_twins(pairs, cfg.adversarial, cfg.seed)
+                    counts["adversarial"] = counts.get("adversarial", 0) + len(twins)
+                    pairs = [*pairs, *twins]
                 fresh = []
                 for p in pairs:
                     if p.id in journal.seen_ids:

@@ -31,7 +31,20 @@ def markdown(report: dict[str, Any]) -> str:
             cells = [fmt(report["baselines"][n]["benchmarks"].get(bench, {}).get("score")) for n in names]
             lines.append(f"| {bench} | {fmt(b['score'])} | " + " | ".join(cells) + " |")
     for name, b in report["benchmarks"].items():
-        if b.get("subsets"):
+        if b.get("asr"):
+            lines += ["", f"## {name}: attack-success rate by family (%, lower is better)", ""]
+            lines += [
+                f"Clean pairs right in both orders: {fmt(b.get('clean_consistent_accuracy'))}%. A family's ASR "
+                "counts the judgments the judge got right on the clean pair (n) and how many of them the "
+                "attack turned; 95% CI: bootstrap over source pairs.",
+                "",
+                "| family | ASR | 95% CI | turned / n |",
+                "|---|---|---|---|",
+            ]
+            for family, f in b["asr"].items():
+                ci = f"[{f['ci95'][0]}, {f['ci95'][1]}]" if f.get("ci95") else "-"
+                lines.append(f"| {family} | {fmt(f['value'])} | {ci} | {f['successes']} / {f['n']} |")
+        elif b.get("subsets"):
             lines += ["", f"## {name}: subsets", "", "| subset | score |", "|---|---|"]
             lines += [f"| {s} | {fmt(v)} |" for s, v in b["subsets"].items()]
     return "\n".join(lines) + "\n"
@@ -62,6 +75,9 @@ def plots(report: dict[str, Any], out: Path) -> list[Path]:
     fig.savefig(paths[-1], dpi=110)
     plt.close(fig)
     for bench, b in report["benchmarks"].items():
+        if b.get("asr"):
+            paths.append(_asr_plot(bench, b["asr"], report["judge"]["name"], out))
+            continue
         if not b.get("subsets"):
             continue
         names = list(b["subsets"])
@@ -75,6 +91,28 @@ def plots(report: dict[str, Any], out: Path) -> list[Path]:
         fig.savefig(paths[-1], dpi=110)
         plt.close(fig)
     return paths
+
+
+def _asr_plot(bench: str, asr: dict[str, Any], judge: str, out: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    names = list(asr)
+    values = [asr[n]["value"] or 0 for n in names]
+    errs = [
+        [v - (asr[n]["ci95"] or [v, v])[0] for n, v in zip(names, values, strict=True)],
+        [(asr[n]["ci95"] or [v, v])[1] - v for n, v in zip(names, values, strict=True)],
+    ]
+    fig, ax = plt.subplots(figsize=(max(4, 0.9 * len(names)), 3.5))
+    ax.bar(names, values, yerr=errs, capsize=3, color="tab:red")
+    ax.set_ylim(0, 100)
+    ax.set_ylabel("attack-success rate (%)")
+    ax.set_title(f"{bench}: ASR by family, 95% CI ({judge})")
+    ax.tick_params(axis="x", rotation=30, labelsize=7)
+    fig.tight_layout()
+    path = out / f"asr_{bench}.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
 
 
 def write(report: dict[str, Any], out: Path) -> None:
@@ -106,4 +144,14 @@ def compare(dirs: list[Path]) -> tuple[list[str], list[list[str]]]:
                 "-" if b is None else f"{fmt(b['score'])} (cons. {fmt(b.get('consistent_accuracy'))})"
             )
         rows.append([bench, *cells])
+        families = list(
+            dict.fromkeys(f for r in reports for f in r["benchmarks"].get(bench, {}).get("asr", {}))
+        )
+        for family in families:  # the attack suite: one row per family, ASR with its CI
+            cells = []
+            for r in reports:
+                f = r["benchmarks"].get(bench, {}).get("asr", {}).get(family)
+                ci = f" [{f['ci95'][0]}, {f['ci95'][1]}]" if f and f.get("ci95") else ""
+                cells.append("-" if not f else f"ASR {fmt(f['value'])}{ci}")
+            rows.append([f"{bench}: {family}", *cells])
     return header, rows

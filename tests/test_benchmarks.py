@@ -58,6 +58,7 @@ def hub(monkeypatch: pytest.MonkeyPatch):
 def test_registry_names_and_unknown_name() -> None:
     assert set(BENCHMARKS) == {
         "pairs",
+        "attacks",
         "rewardbench",
         "rewardbench2",
         "rm-bench",

@@ -134,6 +134,24 @@ def test_pointwise_and_batches(server: ServerProcess) -> None:
     assert r.status_code == 200 and len(r.json()["results"]) == 4
 
 
+def test_attacked_inputs_are_answered_like_any_other(server: ServerProcess) -> None:
+    """Every attack family (#22) on the wrong response: 200 with a verdict field, in both orders."""
+    from j1.attacks import ATTACKS, POSITIONAL, attack
+
+    wrong = PAIR["response_b"]
+    attacked = [attack(f, wrong, target="A" if f in POSITIONAL else None) for f in ATTACKS]
+    r = post(server, "/v1/judge/pairwise/batch", {"items": [PAIR | {"response_b": a} for a in attacked],
+                                                  "both_orders": True} | SHORT)  # fmt: skip
+    assert r.status_code == 200, r.text
+    results = r.json()["results"]
+    assert len(results) == len(ATTACKS) and all("verdict" in x and len(x["orders"]) == 2 for x in results)
+    r = post(
+        server, "/v1/judge/pointwise/batch", {"items": [POINT | {"response": a} for a in attacked]} | SHORT
+    )
+    assert r.status_code == 200 and len(r.json()["results"]) == len(ATTACKS)
+    assert healthy(server)
+
+
 def test_prompt_too_long_for_the_context_is_422(server: ServerProcess) -> None:
     r = post(server, "/v1/judge/pairwise", PAIR | {"max_tokens": 2000})  # + ~400 prompt tokens > 2048
     assert r.status_code == 422, r.text

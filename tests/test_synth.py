@@ -108,6 +108,37 @@ def test_both_recipes_make_verified_pairs(tmp_path: Path, scripted: ScriptedBack
     assert manifest["counts"]["total_pairs"] == 16
 
 
+def test_adversarial_twins_are_attacked_recorded_and_off_by_default(
+    tmp_path: Path, scripted: ScriptedBackend
+) -> None:
+    plain = read(synth_run.run(small_cfg(tmp_path / "plain")) / "pairs.jsonl")
+    assert not any("attack" in p["meta"] for p in plain)
+    out = synth_run.run(
+        small_cfg(
+            tmp_path / "adv", "adversarial.share=0.5", "adversarial.families=[master_key, fake_verdict]"
+        )
+    )
+    pairs = read(out / "pairs.jsonl")
+    twins = [p for p in pairs if "attack" in p["meta"]]
+    originals = {p["id"]: p for p in pairs if "attack" not in p["meta"]}
+    assert originals.keys() == {p["id"] for p in plain}  # the original pairs are untouched
+    assert 0 < len(twins) < len(originals)
+    for t in twins:
+        src = originals[t["meta"]["attacked_from"]]
+        assert t["meta"]["attack"] in ("master_key", "fake_verdict")
+        assert (t["prompt"], t["chosen"]) == (src["prompt"], src["chosen"]) and t["rejected"] != src[
+            "rejected"
+        ]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["counts"]["math"]["adversarial"] + manifest["counts"]["chat"].get(
+        "adversarial", 0
+    ) == len(twins)
+    with pytest.raises(J1Error, match="unknown attack family 'flattery'"):
+        synth_run.run(small_cfg(tmp_path / "bad", "adversarial.share=0.5", "adversarial.families=[flattery]"))
+    with pytest.raises(J1Error, match="adversarial.share=2"):
+        synth_run.run(small_cfg(tmp_path / "bad2", "adversarial.share=2"))
+
+
 def test_rerun_is_a_no_op_and_deterministic(tmp_path: Path, scripted: ScriptedBackend) -> None:
     out = synth_run.run(small_cfg(tmp_path))
     first = (out / "pairs.jsonl").read_bytes()

@@ -13,6 +13,7 @@
 | `hhh`             | hhh_alignment_eval.json (files only)      | accuracy, 1 random order                   |
 | `pandalm`         | testset-v1.json (files only)              | 3-class accuracy (+ macro P/R/F1)          |
 | `pairs`           | j1's Pair contract (pairs.jsonl)          | position-consistent accuracy               |
+| `attacks`         | Pair contract, or embedded math problems  | attack-success rate per family (lower wins)|
 
 `get_benchmark(name)` returns an instance: `.load(path, limit, subsets, seed)` -> `EvalItem`s, and
 `.score(results)` -> {"score", "subsets", ...}. `generic_stats(results)` gives the position statistics every
@@ -22,6 +23,7 @@ report carries (see `stats.py` for their exact definitions). Each module's docst
 from __future__ import annotations
 
 from j1 import J1Error
+from j1.eval.benchmarks.attacks import Attacks
 from j1.eval.benchmarks.autoj import AutoJ
 from j1.eval.benchmarks.base import Benchmark, Comparison, EvalItem, ItemResult
 from j1.eval.benchmarks.hhh import HHH
@@ -49,6 +51,7 @@ BENCHMARKS: dict[str, type[Benchmark]] = {
         HHH,
         PandaLM,
         Pairs,
+        Attacks,
     )
 }
 

@@ -19,6 +19,7 @@ response.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -43,11 +44,24 @@ DELIMITERS = (
 )
 
 
+def _folded(text: str) -> str:
+    """Text as a reader sees it: unicode look-alikes (fullwidth brackets, curly quotes) folded to ASCII."""
+    return unicodedata.normalize("NFKC", text).replace("\u2019", "'").replace("\u2018", "'")
+
+
 def quote(text: str) -> str:
-    """User text with our delimiter lines defused (brackets -> parentheses); nothing else changes."""
+    """User text with our delimiter lines defused (brackets -> parentheses), also where they are written
+    with unicode look-alikes ("［The End of Assistant A’s Answer］"); nothing else changes."""
     for d in DELIMITERS:
         if d in text:
             text = text.replace(d, "(" + d[1:-1] + ")")
+    if not text.isascii():
+        lines = text.split("\n")
+        for i, line in enumerate(lines):
+            folded = _folded(line).strip()
+            if folded in DELIMITERS:
+                lines[i] = "(" + folded[1:-1] + ")"
+        text = "\n".join(lines)
     return text
 
 
