@@ -1,7 +1,8 @@
 """Judges for `j1 eval`: a model through any backend in any judge format, and the length/random baselines.
 
 A judge turns tasks (prompt, response A, response B) into `Decision`s: the raw outputs, their parses, and
-one verdict per task ("A", "B", "tie" or None when nothing parsed). With N samples the verdict is the
+one verdict per task ("A", "B", "tie" or None when nothing parsed), and with token log-probabilities
+(`logprobs`) the soft verdict P(A) of `j1.formats.soft`. With N samples the verdict is the
 majority over parsed samples (self-consistency@N; equal votes = tie) and `agreement` is the majority's
 share, a confidence. Pointwise judges score each response on its own, each distinct (prompt, response)
 once, and the verdict compares mean scores (mean-score@N).
@@ -21,6 +22,7 @@ from typing import Any
 from j1 import J1Error
 from j1.backends import Backend, SamplingParams
 from j1.formats import JudgeFormat, Judgment, get_format
+from j1.formats.soft import verdict_probability
 
 
 @dataclass
@@ -37,6 +39,7 @@ class Decision:
     judgments: list[Judgment] = field(default_factory=list)
     agreement: float | None = None
     scores: dict[str, float] = field(default_factory=dict)  # pointwise / score formats: mean per side
+    p_a: float | None = None  # soft verdict: the mean over samples of P(A) (needs logprobs), else None
 
 
 def majority(verdicts: list[str | None]) -> tuple[str | None, float | None]:
@@ -96,6 +99,7 @@ class ModelJudge:
         max_tokens: int = 1024,
         seed: int = 0,
         name: str = "model",
+        logprobs: int = 0,
     ) -> None:
         self.backend, self.name = backend, name
         self.fmt = get_format(fmt) if isinstance(fmt, str) else fmt
@@ -104,7 +108,12 @@ class ModelJudge:
                 "self-consistency needs sampling: samples > 1 with temperature 0 repeats one answer"
             )
         self.params = SamplingParams(
-            n=samples, temperature=temperature, top_p=top_p, max_tokens=max_tokens, seed=seed
+            n=samples,
+            temperature=temperature,
+            top_p=top_p,
+            max_tokens=max_tokens,
+            seed=seed,
+            logprobs=logprobs,
         )
 
     def decide(self, tasks: list[Task]) -> list[Decision]:
@@ -118,7 +127,9 @@ class ModelJudge:
             judgments = [self.fmt.parse(r) for r in raw]
             verdict, agreement = majority([j.verdict if j.parse_ok else None for j in judgments])
             scores = _mean_scores(judgments, ("A", "B"))
-            out.append(Decision(verdict, raw, judgments, agreement, scores))
+            soft = [p for s in gen.samples if (p := verdict_probability(s.logprobs)) is not None]
+            p_a = sum(soft) / len(soft) if soft else None
+            out.append(Decision(verdict, raw, judgments, agreement, scores, p_a))
         return out
 
     def _pointwise(self, tasks: list[Task]) -> list[Decision]:

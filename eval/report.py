@@ -47,6 +47,17 @@ def markdown(report: dict[str, Any]) -> str:
         elif b.get("subsets"):
             lines += ["", f"## {name}: subsets", "", "| subset | score |", "|---|---|"]
             lines += [f"| {s} | {fmt(v)} |" for s, v in b["subsets"].items()]
+    for name, b in report["benchmarks"].items():
+        cal = b.get("calibration")
+        if cal:
+            lines += ["", f"## {name}: calibration of P(verdict) (n={cal['n']})", ""]
+            lines += [f"Brier score {cal['brier']} (0.25 = always 0.5), ECE {cal['ece']}.", ""]
+            lines += ["| confidence bin | n | mean confidence | accuracy |", "|---|---|---|---|"]
+            for c in cal["bins"]:
+                if c["n"]:
+                    lines.append(
+                        f"| {c['lo']:.2f}-{c['hi']:.2f} | {c['n']} | {c['confidence']:.3f} | {c['accuracy']:.3f} |"
+                    )
     return "\n".join(lines) + "\n"
 
 
@@ -75,6 +86,8 @@ def plots(report: dict[str, Any], out: Path) -> list[Path]:
     fig.savefig(paths[-1], dpi=110)
     plt.close(fig)
     for bench, b in report["benchmarks"].items():
+        if b.get("calibration"):
+            paths.append(_reliability_plot(bench, b["calibration"], report["judge"]["name"], out))
         if b.get("asr"):
             paths.append(_asr_plot(bench, b["asr"], report["judge"]["name"], out))
             continue
@@ -91,6 +104,31 @@ def plots(report: dict[str, Any], out: Path) -> list[Path]:
         fig.savefig(paths[-1], dpi=110)
         plt.close(fig)
     return paths
+
+
+def _reliability_plot(bench: str, cal: dict[str, Any], judge: str, out: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    bins = [b for b in cal["bins"] if b["n"]]
+    fig, ax = plt.subplots(figsize=(4.2, 4))
+    ax.plot([0.5, 1], [0.5, 1], ls="--", color="gray", label="perfect calibration")
+    ax.plot([b["confidence"] for b in bins], [b["accuracy"] for b in bins], marker="o", label=judge)
+    for b in bins:
+        ax.annotate(
+            str(b["n"]),
+            (b["confidence"], b["accuracy"]),
+            fontsize=6,
+            xytext=(3, -8),
+            textcoords="offset points",
+        )
+    ax.set(xlim=(0.5, 1), ylim=(0, 1), xlabel="confidence max(P(A), P(B))", ylabel="accuracy")
+    ax.set_title(f"{bench}: reliability (ECE {cal['ece']}, Brier {cal['brier']})", fontsize=9)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    path = out / f"calibration_{bench}.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
 
 
 def _asr_plot(bench: str, asr: dict[str, Any], judge: str, out: Path) -> Path:

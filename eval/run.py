@@ -22,6 +22,7 @@ from typing import Any
 
 from j1 import J1Error
 from j1.eval import report as reports
+from j1.eval.calibration import calibration
 from j1.eval.judges import BASELINES, ModelJudge, Task
 from j1.io import JsonlAppender, read_jsonl
 from j1.manifest import RunManifest
@@ -43,6 +44,7 @@ class JudgeConfig:
     temperature: float = 0.0
     top_p: float = 1.0
     max_tokens: int = 1024
+    logprobs: int = 0  # > 0: top-k log-probabilities per token -> soft verdicts P(A) and a calibration report
     options: dict[str, Any] = field(default_factory=dict)  # backend options (engine args, api_key, ...)
 
 
@@ -87,7 +89,15 @@ def build_judge(cfg: JudgeConfig, seed: int) -> Any:
     else:
         backend = make_backend(cfg.backend, cfg.name, **cfg.options)
     return ModelJudge(
-        backend, cfg.format, cfg.samples, cfg.temperature, cfg.top_p, cfg.max_tokens, seed, cfg.name
+        backend,
+        cfg.format,
+        cfg.samples,
+        cfg.temperature,
+        cfg.top_p,
+        cfg.max_tokens,
+        seed,
+        cfg.name,
+        cfg.logprobs,
     )
 
 
@@ -124,6 +134,8 @@ def _row(judge: str, bench: str, item: Any, k: int, order: str, decision: Any) -
         "pref": pref,
         "agreement": decision.agreement,
         "scores": decision.scores,
+        "p_a": decision.p_a,
+        "label": item.label,
     }
 
 
@@ -230,6 +242,11 @@ def run(cfg: EvalConfig, command: str = "j1 eval") -> Path:
                 b: _bench_report(benches[b], _results(name, b, loaded[b], done, cfg.seed)) for b in loaded
             }
             if name == cfg.judge.name:
+                for b in loaded:
+                    rows = [r for r in done.values() if r["judge"] == name and r["benchmark"] == b]
+                    soft = calibration(rows)
+                    if soft is not None:
+                        section[b]["calibration"] = soft
                 report["benchmarks"] = section
             else:
                 report["baselines"][name] = {"benchmarks": section}

@@ -177,6 +177,9 @@ def eval_(
     samples: Annotated[int | None, typer.Option(help="Self-consistency@N samples per judgment.")] = None,
     temperature: Annotated[float | None, typer.Option()] = None,
     max_tokens: Annotated[int | None, typer.Option()] = None,
+    logprobs: Annotated[
+        int | None, typer.Option(help="Top-k log-probabilities per token: soft verdicts P(A), calibration.")
+    ] = None,
     limit: Annotated[int | None, typer.Option(help="A seeded sample of N items per benchmark.")] = None,
     subset: Annotated[list[str] | None, typer.Option(help="Only these subsets; repeatable.")] = None,
     seed: Annotated[int | None, typer.Option()] = None,
@@ -211,6 +214,7 @@ def eval_(
         ("judge.samples", samples),
         ("judge.temperature", temperature),
         ("judge.max_tokens", max_tokens),
+        ("judge.logprobs", logprobs),
         ("limit", limit),
         ("seed", seed),
     )

@@ -183,9 +183,11 @@ class JudgeClient:
         temperature: float | None = None,
         max_tokens: int | None = None,
         include_raw: bool | None = None,
+        soft: bool | None = None,
     ) -> dict[str, Any]:
+        """`soft`: also the judge's P(A) at its verdict token (`probability_a`, from log-probabilities)."""
         opts = _options(both_orders=both_orders, samples=samples, temperature=temperature,
-                        max_tokens=max_tokens, include_raw=include_raw)  # fmt: skip
+                        max_tokens=max_tokens, include_raw=include_raw, soft=soft)  # fmt: skip
         body = {"prompt": prompt, "response_a": response_a, "response_b": response_b} | opts
         return self._request("POST", "/v1/judge/pairwise", body)
 
@@ -292,6 +294,7 @@ def judge_reward(
     max_tokens: int | None = None,
     normalize: bool = True,
     tie: float = 0.5,
+    soft: bool = False,
     batch_size: int = 32,
     client: JudgeClient | None = None,
     **client_options: Any,
@@ -302,7 +305,8 @@ def judge_reward(
     - `pointwise`: the judge's score of each completion, divided by 10 when `normalize` (so in [0, 1]).
     - `pairwise`: each completion (as A) against the dataset column `reference_key` (as B), in both orders
       by default: 1.0 when the judge prefers the completion, 0.0 when it prefers the reference, `tie` for
-      a tie (or orders that disagree).
+      a tie (or orders that disagree). With `soft`, the judge's own probability that the completion is
+      better (P(A) at its verdict token from log-probabilities, averaged over the orders) instead.
     None where the judge's output did not parse: TRL leaves such completions out of the group baseline.
     The fraction that parsed goes to TRL's logs as `judge/parse_rate` when TRL passes `log_metric`.
     """
@@ -310,6 +314,10 @@ def judge_reward(
         raise J1Error(f"judge_reward: mode must be 'pointwise' or 'pairwise', got {mode!r}")
     if batch_size < 1:
         raise J1Error(f"judge_reward: batch_size must be >= 1, got {batch_size}")
+    if soft and mode != "pairwise":
+        raise J1Error(
+            "judge_reward: soft rewards are pairwise (P(A) at the verdict token): set mode='pairwise'"
+        )
     judge = client or JudgeClient(base_url, api_key=api_key, **client_options)
     opts = _options(samples=samples, temperature=temperature, max_tokens=max_tokens)
     wins = {"A": 1.0, "B": 0.0, "tie": tie}
@@ -336,8 +344,14 @@ def judge_reward(
                 )
             items = [(p, c, as_text(ref)) for (p, c), ref in zip(texts, refs, strict=True)]
             for i in range(0, len(items), batch_size):
-                for r in judge.pairwise_batch(items[i : i + batch_size], both_orders=both_orders, **opts):
-                    rewards.append(None if r["verdict"] is None else wins[r["verdict"]])
+                batch = items[i : i + batch_size]
+                for r in judge.pairwise_batch(
+                    batch, both_orders=both_orders, **opts, **({"soft": True} if soft else {})
+                ):
+                    if soft:
+                        rewards.append(r.get("probability_a"))
+                    else:
+                        rewards.append(None if r["verdict"] is None else wins[r["verdict"]])
         log_metric = columns.get("log_metric")
         if callable(log_metric) and rewards:
             log_metric("judge/parse_rate", sum(r is not None for r in rewards) / len(rewards))

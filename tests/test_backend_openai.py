@@ -71,8 +71,16 @@ class FakeServer:
             elif body.get("max_tokens", 16) < 8:
                 finish = "length"
             out = {"message": {"role": "assistant", "content": text}} if chat else {"text": text}
+            words = [w if k == 0 else " " + w for k, w in enumerate(text.split(" "))]
+            logprobs = None
+            if body.get("logprobs") and chat:  # OpenAI's chat shape
+                logprobs = {"content": [{"token": w, "logprob": -0.1, "top_logprobs": [
+                    {"token": w, "logprob": -0.1}, {"token": " X", "logprob": -2.5}]} for w in words]}  # fmt: skip
+            elif body.get("logprobs"):  # the completions shape
+                logprobs = {"tokens": words, "token_logprobs": [-0.1] * len(words),
+                            "top_logprobs": [{w: -0.1, " X": -2.5} for w in words]}  # fmt: skip
             choices.append(
-                {"index": i, **out, "finish_reason": finish, "stop_reason": reason, "logprobs": None}
+                {"index": i, **out, "finish_reason": finish, "stop_reason": reason, "logprobs": logprobs}
             )
         done = sum(len(c.get("text", c.get("message", {}).get("content", "")).split()) for c in choices)
         usage = {"prompt_tokens": len(key.split()), "completion_tokens": self.completion_tokens or done}
@@ -353,3 +361,17 @@ def test_make_backend_and_close(alpha) -> None:
         assert len(backend.generate(CONVS[:1], SamplingParams())) == 1
     with pytest.raises(J1Error, match="after close"):
         backend.generate(CONVS[:1], SamplingParams())
+
+
+@pytest.mark.parametrize("mode", ["chat", "completions"])
+def test_logprobs_are_asked_for_and_read(alpha, tok_dir, mode: str) -> None:
+    options = {"mode": mode, "tokenizer": str(tok_dir)} if mode == "completions" else {"mode": mode}
+    with make_backend("openai", "m", base_url=alpha.url, **options) as b:
+        gen = b.generate(CONVS[:1], SamplingParams(temperature=0.0, max_tokens=16, logprobs=2))[0]
+        plain = b.generate(CONVS[:1], SamplingParams(temperature=0.0, max_tokens=16))[0]
+    body = alpha.requests[-2][1]
+    assert (body["logprobs"], body.get("top_logprobs")) == ((True, 2) if mode == "chat" else (2, None))
+    sample = gen.samples[0]
+    assert "".join(tok for tok, _ in sample.logprobs) == sample.text
+    assert all(alts[tok] == -0.1 and alts[" X"] == -2.5 for tok, alts in sample.logprobs)
+    assert plain.samples[0].logprobs is None and "logprobs" not in alpha.requests[-1][1]

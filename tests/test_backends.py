@@ -91,6 +91,17 @@ def test_vllm_backend_matches_hf_prompt_and_counts(tiny_model_dir: Path, hf) -> 
         assert len(g.samples) == 2
         assert all(1 <= s.num_tokens <= 8 and s.finish_reason in ("stop", "length") for s in g.samples)
     assert all(g.samples[0].num_tokens >= 1 for g in greedy)
+    # top-k log-probabilities per token: greedy takes the most likely one, and hf agrees on it
+    with make_backend("vllm", str(tiny_model_dir), max_model_len=512) as vb:
+        soft = vb.generate(CONVS, SamplingParams(temperature=0.0, max_tokens=8, logprobs=3))
+    hard = hf.generate(CONVS, SamplingParams(temperature=0.0, max_tokens=8, logprobs=3))
+    for g, h in zip(soft, hard, strict=True):
+        s = g.samples[0]
+        assert len(s.logprobs) == s.num_tokens and all(len(a) <= 3 for _, a in s.logprobs)
+        assert all(a[t] == max(a.values()) for t, a in s.logprobs)
+        tok, alts = s.logprobs[0]
+        hf_tok, hf_alts = h.samples[0].logprobs[0]
+        assert tok == hf_tok and alts[tok] == pytest.approx(hf_alts[tok], abs=0.05)  # bf16 vs fp32 kernels
 
 
 @pytest.mark.slow

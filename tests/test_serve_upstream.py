@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 import re
 import threading
@@ -72,6 +73,13 @@ class Upstream:
                 return refusal
             text = scripted(body["prompt"])
             choices = [{"index": i, "text": text, "finish_reason": "stop"} for i in range(body.get("n", 1))]
+            if body.get("logprobs") and "[[" in text:  # the completions shape: 0.9 on the scripted pick
+                head, pick = text.split("[[")[0], text.split("[[")[1][0]
+                other = {"A": "B", "B": "A"}[pick]
+                lp = {"tokens": [head, "[[", pick, "]]</answer>"],
+                      "top_logprobs": [{head: 0.0}, {"[[": 0.0}, {pick: math.log(0.9), other: math.log(0.1)},
+                                       {"]]</answer>": 0.0}]}  # fmt: skip
+                choices = [c | {"logprobs": lp} for c in choices]
             usage = {"prompt_tokens": 100, "completion_tokens": 12 * len(choices)}
             return {
                 "id": "x",
@@ -177,6 +185,19 @@ def test_judge_reward_values(server: ServerProcess) -> None:
     assert logged == [("judge/parse_rate", 1.0)]
     with pytest.raises(Exception, match="dataset column 'reference'"):
         pairwise([PROMPT], [GOOD])
+
+
+def test_soft_verdicts_from_the_upstreams_logprobs(server: ServerProcess, upstream: Upstream) -> None:
+    with JudgeClient(server.url) as judge:
+        r = judge.pairwise(PROMPT, GOOD, BAD, both_orders=True, soft=True)
+        assert upstream.requests[-1][1]["logprobs"] == 5
+        # ab: A at 0.9; ba shows GOOD as B, picked at 0.9, so the caller's P(A) is 0.9 there too
+        assert [o["probability_a"] for o in r["orders"]] == pytest.approx([0.9, 0.9])
+        assert r["probability_a"] == pytest.approx(0.9)
+        assert judge.pairwise(PROMPT, GOOD, BAD)["probability_a"] is None  # soft is opt-in
+    soft = judge_reward(server.url, mode="pairwise", reference_key="reference", soft=True)
+    out = soft([PROMPT] * 3, [GOOD, BAD, "41"], reference=[BAD, GOOD, "40"])
+    assert out == pytest.approx([0.9, 0.1, 0.5])  # the position-biased judge: 0.9 for A in each order
 
 
 def test_passthrough_with_the_openai_client(server: ServerProcess, upstream: Upstream) -> None:

@@ -29,6 +29,7 @@ class SamplingParams:
     max_tokens: int = 256
     seed: int | None = 0
     stop: list[str] = field(default_factory=list)
+    logprobs: int = 0  # > 0: each sample carries its tokens with the top-k log-probabilities at each
 
     def __post_init__(self) -> None:
         if self.n < 1:
@@ -39,6 +40,13 @@ class SamplingParams:
             raise J1Error(f"sampling.top_p must be in (0, 1], got {self.top_p}")
         if self.max_tokens < 1:
             raise J1Error(f"sampling.max_tokens must be >= 1, got {self.max_tokens}")
+        if not 0 <= self.logprobs <= 20:
+            raise J1Error(f"sampling.logprobs must be from 0 to 20 (top-k per token), got {self.logprobs}")
+
+
+# one generated token: its text and the top-k alternatives at its position, {token text: log-probability}
+# (the chosen token among them)
+TokenLogprobs = tuple[str, dict[str, float]]
 
 
 @dataclass
@@ -46,6 +54,7 @@ class Sample:
     text: str
     num_tokens: int
     finish_reason: str | None = None  # "stop" (EOS or a stop string) or "length"
+    logprobs: list[TokenLogprobs] | None = None  # with SamplingParams.logprobs > 0, else None
 
 
 @dataclass

@@ -84,10 +84,16 @@ class HFBackend(Backend):
                     num_return_sequences=copies,
                     pad_token_id=self.tokenizer.pad_token_id,
                     stopping_criteria=self._stop_criteria(params.stop, batch["input_ids"].shape[1]),
+                    return_dict_in_generate=True,
+                    output_logits=params.logprobs > 0,
                 )
-            new = out[:, batch["input_ids"].shape[1] :].tolist()
+            new = out.sequences[:, batch["input_ids"].shape[1] :].tolist()
+            tops = self._top_logprobs(out.logits, params.logprobs) if params.logprobs else None
             for k, i in enumerate(idx):
-                samples = [self._sample(new[k * copies + j % copies], params) for j in range(params.n)]
+                samples = [
+                    self._sample(new[k * copies + j % copies], params, tops and tops[k * copies + j % copies])
+                    for j in range(params.n)
+                ]
                 results[i] = Generation(prompts[i], len(ids[i]), samples)
         return [r for r in results if r is not None]
 
@@ -111,7 +117,19 @@ class HFBackend(Backend):
 
         return StoppingCriteriaList([GeneratedTextStop()])
 
-    def _sample(self, tokens: list[int], params: SamplingParams) -> Sample:
+    def _top_logprobs(self, logits: Any, k: int) -> list[list[dict[int, float]]]:
+        """Per sequence, per generated position: the top-k token ids with their log-probabilities under
+        the raw logits (before temperature and top-p, as vLLM reports them)."""
+        import torch
+
+        steps = []
+        for step in logits:  # one [batch, vocab] tensor per generated position
+            values, ids = torch.log_softmax(step.float(), dim=-1).topk(k, dim=-1)
+            steps.append((values.tolist(), ids.tolist()))
+        rows = len(steps[0][0]) if steps else 0
+        return [[dict(zip(ids[r], values[r], strict=True)) for values, ids in steps] for r in range(rows)]
+
+    def _sample(self, tokens: list[int], params: SamplingParams, tops: Any = None) -> Sample:
         """Cut at the first EOS (kept in the count, as vLLM counts it) and at the first stop string."""
         finish = "length"
         pad = self.tokenizer.pad_token_id
@@ -125,7 +143,14 @@ class HFBackend(Backend):
         for s in params.stop:
             if s in text:
                 text, finish = text[: text.index(s)], "stop"
-        return Sample(text=text, num_tokens=len(tokens), finish_reason=finish)
+        logprobs = None
+        if tops is not None:
+            dec = self.tokenizer.decode
+            logprobs = [
+                (dec([tok]), {dec([t]): lp for t, lp in top.items()})
+                for tok, top in zip(tokens, tops, strict=False)
+            ]
+        return Sample(text=text, num_tokens=len(tokens), finish_reason=finish, logprobs=logprobs)
 
     def close(self) -> None:
         self.model = None

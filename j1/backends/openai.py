@@ -178,6 +178,12 @@ class OpenAIBackend(Backend):
             args["seed"] = p.seed
         if p.stop:
             args["stop"] = list(p.stop)
+        if p.logprobs:
+            args |= (
+                {"logprobs": p.logprobs}
+                if prompt is not None
+                else {"logprobs": True, "top_logprobs": p.logprobs}
+            )
         endpoint = "completions" if prompt is not None else "chat/completions"
         url = f"{str(client.base_url).rstrip('/')}/{endpoint}"
         try:
@@ -225,7 +231,10 @@ class OpenAIBackend(Backend):
             prompt_tokens = (
                 usage.prompt_tokens if usage is not None and usage.prompt_tokens is not None else 0
             )
-        samples = [Sample(t, n, c.finish_reason) for t, n, c in zip(texts, counts, choices, strict=True)]
+        samples = [
+            Sample(t, n, c.finish_reason, read_logprobs(c) if p.logprobs else None)
+            for t, n, c in zip(texts, counts, choices, strict=True)
+        ]
         return Generation(prompt=shown, prompt_tokens=prompt_tokens, samples=samples)
 
     def _count(self, text: str, choice: Any, p: SamplingParams) -> int:
@@ -243,3 +252,29 @@ class OpenAIBackend(Backend):
     def close(self) -> None:
         """Clients live for one `generate` call and are closed by it; afterwards `generate` refuses."""
         self._closed = True
+
+
+def _get(obj: Any, key: str) -> Any:
+    return obj.get(key) if isinstance(obj, dict) else getattr(obj, key, None)
+
+
+def read_logprobs(choice: Any) -> list[tuple[str, dict[str, float]]] | None:
+    """A choice's tokens with their top alternatives (an openai object or its JSON): chat
+    (`logprobs.content[i].top_logprobs`) or completions (`logprobs.tokens` / `logprobs.top_logprobs`);
+    None when the server sent none."""
+    lp = _get(choice, "logprobs")
+    if lp is None:
+        return None
+    content = _get(lp, "content")
+    if content is not None:
+        out = []
+        for t in content:
+            alts = {_get(a, "token"): float(_get(a, "logprob")) for a in _get(t, "top_logprobs") or []}
+            out.append((_get(t, "token"), alts or {_get(t, "token"): float(_get(t, "logprob"))}))
+        return out
+    tokens, tops = _get(lp, "tokens"), _get(lp, "top_logprobs")
+    if tokens is None or tops is None:
+        return None
+    return [
+        (tok, {k: float(v) for k, v in (top or {}).items()}) for tok, top in zip(tokens, tops, strict=False)
+    ]

@@ -99,8 +99,31 @@ def vllm_sampling(params: SamplingParams, cpu: bool, **extra: Any) -> Any:
         max_tokens=params.max_tokens,
         stop=list(params.stop) or None,
         seed=None if cpu else params.seed,
+        logprobs=params.logprobs or None,
         **extra,
     )
+
+
+def vllm_logprobs(output: Any, tokenizer: Any) -> list[tuple[str, dict[str, float]]] | None:
+    """A vLLM CompletionOutput's tokens with their top-k alternatives, as j1's `Sample.logprobs`."""
+    if output.logprobs is None:
+        return None
+    out = []
+    for token_id, alternatives in zip(output.token_ids, output.logprobs, strict=False):
+        alts = {}
+        for tid, lp in alternatives.items():
+            text = lp.decoded_token if lp.decoded_token is not None else tokenizer.decode([tid])
+            alts[text] = max(alts.get(text, -1e30), float(lp.logprob))
+        chosen = alternatives.get(token_id)
+        out.append(
+            (
+                chosen.decoded_token
+                if chosen and chosen.decoded_token is not None
+                else tokenizer.decode([token_id]),
+                alts,
+            )
+        )
+    return out
 
 
 class VLLMBackend(Backend):
@@ -178,7 +201,7 @@ class VLLMBackend(Backend):
                 prompt=p,
                 prompt_tokens=len(x),
                 samples=[
-                    Sample(o.text, len(o.token_ids), o.finish_reason)
+                    Sample(o.text, len(o.token_ids), o.finish_reason, vllm_logprobs(o, self.tokenizer))
                     for o in (out.outputs * params.n if copies == 1 else out.outputs)
                 ],
             )

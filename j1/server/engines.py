@@ -130,7 +130,7 @@ class _Job:
 
 
 def _params_key(p: SamplingParams) -> tuple:
-    return (p.n, p.temperature, p.top_p, p.max_tokens, p.seed, tuple(p.stop))
+    return (p.n, p.temperature, p.top_p, p.max_tokens, p.seed, tuple(p.stop), p.logprobs)
 
 
 def _settle(future: asyncio.Future, result: Any = None, error: BaseException | None = None) -> None:

@@ -10,6 +10,10 @@ swapped order's verdict and scores are mapped back to the caller's A/B. The fina
 orders agree on; when they disagree the judge's preference follows the position, not the responses, so
 the final verdict is "tie" with `agreement: false`. When either order has no parsed verdict the final
 verdict is null (unparseable): a judge's failure is never reported as a tie or as the other order's guess.
+
+Soft verdicts (`soft`): the engine returns token log-probabilities and each order reports the judge's
+P(A) at its verdict token (`j1.formats.soft`, mapped back to the caller's A for the swapped order);
+`probability_a` is their mean, a graded reward where a 0/1 verdict is too coarse.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import Any
 
 from j1.backends.base import Generation, SamplingParams
 from j1.formats import Judgment, get_format
+from j1.formats.soft import verdict_probability
 from j1.server.config import ServeConfig
 from j1.server.engines import Engine, InputRejected
 from j1.server.metrics import Metrics
@@ -35,6 +40,7 @@ class Options:
     temperature: float | None = None
     max_tokens: int | None = None
     include_raw: bool = False
+    soft: bool = False  # pairwise: the judge's P(A) from token log-probabilities (j1.formats.soft)
 
 
 def swapped(j: Judgment) -> Judgment:
@@ -94,6 +100,21 @@ def combine(orders: list[dict[str, Any]]) -> tuple[str | None, bool | None]:
     return (first, True) if first == second else ("tie", False)
 
 
+SOFT_TOP_K = 5  # alternatives per token asked of the engine for soft verdicts
+
+
+def _mean(values: list[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return sum(present) / len(present) if present else None
+
+
+def soft_probability(gen: Generation, swap: bool = False) -> float | None:
+    """The mean over samples of the judge's P(A) at its verdict token, in the caller's A/B (`swap` for
+    the swapped order); None when no sample has one."""
+    p = _mean([verdict_probability(s.logprobs) for s in gen.samples])
+    return None if p is None else (1.0 - p if swap else p)
+
+
 class JudgeService:
     def __init__(self, engine: Engine, cfg: ServeConfig, metrics: Metrics) -> None:
         self.engine, self.cfg, self.metrics = engine, cfg, metrics
@@ -112,7 +133,10 @@ class JudgeService:
         if opts.samples > 1 and temperature == 0:
             raise InputRejected("samples > 1 needs temperature > 0 (greedy samples are all the same)")
         max_tokens = opts.max_tokens or self.cfg.max_tokens
-        return SamplingParams(n=opts.samples, temperature=temperature, max_tokens=max_tokens, seed=None)
+        logprobs = SOFT_TOP_K if opts.soft else 0
+        return SamplingParams(
+            n=opts.samples, temperature=temperature, max_tokens=max_tokens, seed=None, logprobs=logprobs
+        )
 
     async def _run(
         self, endpoint: str, fmt: Any, conv: list[dict[str, str]], params: SamplingParams
@@ -154,6 +178,8 @@ class JudgeService:
             orders.append(
                 summarize(order, judgments, [s.text for s in gen.samples] if opts.include_raw else None)
             )
+            if opts.soft:
+                orders[-1]["probability_a"] = soft_probability(gen, swap=order == "ba")
         verdict, agreement = combine(orders)
         scores = mean_scores([Judgment(parse_ok=True, scores=o["scores"]) for o in orders])
         parsed = sum(o["parsed"] for o in orders)
@@ -169,6 +195,7 @@ class JudgeService:
             "format": fmt.name,
             "model": self.cfg.model_name,
             "usage": self._usage(list(gens)),
+            "probability_a": _mean([o.get("probability_a") for o in orders]) if opts.soft else None,
         }
 
     async def pointwise(self, prompt: str, response: str, opts: Options) -> dict[str, Any]:

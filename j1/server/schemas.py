@@ -44,6 +44,9 @@ def request_models(cfg: ServeConfig) -> RequestModels:
         both_orders: bool = Field(
             cfg.both_orders, description="Also judge the swapped pair; report agreement"
         )
+        soft: bool = Field(
+            False, description="Also return the judge's P(A) at its verdict token (from log-probabilities)"
+        )
 
     class PairwiseItem(BaseModel):
         model_config = STRICT
@@ -86,6 +89,7 @@ class OrderResult(BaseModel):
     parsed: int
     errors: list[str]
     raw: list[str] | None = None
+    probability_a: float | None = Field(None, description="soft: P(A) at the verdict token, caller's A/B")
 
 
 class PairwiseResult(BaseModel):
@@ -100,6 +104,7 @@ class PairwiseResult(BaseModel):
     format: str
     model: str
     usage: Usage
+    probability_a: float | None = Field(None, description="soft: mean of the orders' P(A); null without soft")
 
 
 class PointwiseResult(BaseModel):

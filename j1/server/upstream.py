@@ -36,6 +36,7 @@ import httpx
 
 from j1 import J1Error
 from j1.backends.base import Conversation, Generation, Sample, SamplingParams, load_tokenizer
+from j1.backends.openai import read_logprobs
 from j1.models import is_local_model, resolve_model
 from j1.server.engines import Engine, EngineError, EngineUnavailable, InputRejected
 
@@ -144,6 +145,8 @@ class UpstreamEngine(Engine):
         body |= {"top_p": p.top_p, "max_tokens": p.max_tokens}
         if p.stop:
             body["stop"] = list(p.stop)
+        if p.logprobs:
+            body["logprobs"] = p.logprobs  # the completions API's top-k; chat requests rewrite it below
         return body
 
     async def _complete(self, prompt: str, ids: list[int] | None, p: SamplingParams) -> Generation:
@@ -151,14 +154,19 @@ class UpstreamEngine(Engine):
         choices, usage = self._choices(data, p.n)
         texts = [c.get("text") or "" for c in choices]
         prompt_tokens = len(ids) if ids is not None else int(usage.get("prompt_tokens") or 0)
-        return self._generation(prompt, prompt_tokens, texts, choices, usage, p.n)
+        return self._generation(prompt, prompt_tokens, texts, choices, usage, p.n, p.logprobs)
 
     async def _chat(self, conv: list[dict[str, str]], p: SamplingParams) -> Generation:
-        data = await self.post("chat/completions", self._body(p) | {"messages": conv})
+        body = self._body(p) | {"messages": conv}
+        if p.logprobs:
+            body |= {"logprobs": True, "top_logprobs": p.logprobs}
+        data = await self.post("chat/completions", body)
         choices, usage = self._choices(data, p.n)
         texts = [(c.get("message") or {}).get("content") or "" for c in choices]
         prompt = json.dumps(conv, ensure_ascii=False)
-        return self._generation(prompt, int(usage.get("prompt_tokens") or 0), texts, choices, usage, p.n)
+        return self._generation(
+            prompt, int(usage.get("prompt_tokens") or 0), texts, choices, usage, p.n, p.logprobs
+        )
 
     def _choices(self, data: Any, n: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         choices = data.get("choices") if isinstance(data, dict) else None
@@ -168,12 +176,20 @@ class UpstreamEngine(Engine):
         return sorted(choices, key=lambda c: c.get("index", 0)), data.get("usage") or {}
 
     def _generation(
-        self, prompt: str, prompt_tokens: int, texts: list[str], choices: list, usage: dict, n: int
+        self,
+        prompt: str,
+        prompt_tokens: int,
+        texts: list[str],
+        choices: list,
+        usage: dict,
+        n: int,
+        logprobs: int = 0,
     ) -> Generation:
         counts = _split(int(usage.get("completion_tokens") or 0), n)
         self.on_call(1)
         samples = [
-            Sample(t, k, c.get("finish_reason")) for t, k, c in zip(texts, counts, choices, strict=True)
+            Sample(t, k, c.get("finish_reason"), read_logprobs(c) if logprobs else None)
+            for t, k, c in zip(texts, counts, choices, strict=True)
         ]
         return Generation(prompt, prompt_tokens, samples)
 

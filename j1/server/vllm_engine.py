@@ -26,7 +26,7 @@ from typing import Any
 
 from j1 import J1Error
 from j1.backends.base import Generation, Sample, SamplingParams, load_tokenizer
-from j1.backends.vllm import engine_defaults, on_cpu, vllm_sampling
+from j1.backends.vllm import engine_defaults, on_cpu, vllm_logprobs, vllm_sampling
 from j1.models import resolve_model
 from j1.server.engines import Engine, EngineError, EngineUnavailable, InputRejected
 
@@ -154,7 +154,10 @@ class VLLMEngine(Engine):
         if final is None:
             raise EngineError("vllm returned no output for the request")
         outs = sorted(final.outputs, key=lambda o: o.index)
-        return Generation(prompt, len(ids), [Sample(o.text, len(o.token_ids), o.finish_reason) for o in outs])
+        samples = [
+            Sample(o.text, len(o.token_ids), o.finish_reason, vllm_logprobs(o, self.tokenizer)) for o in outs
+        ]
+        return Generation(prompt, len(ids), samples)
 
     async def health(self) -> str | None:
         if self.down:

@@ -1,0 +1,142 @@
+"""Soft verdicts (`j1.formats.soft`), their calibration in `j1 eval`, and log-probabilities from the hf
+backend on the tiny model (vLLM's are checked in test_backends' slow test)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from j1.backends import SamplingParams, make_backend
+from j1.eval.calibration import calibration
+from j1.formats.soft import verdict_probability
+
+LN = math.log
+
+
+def output(*tokens: tuple[str, dict[str, float]]) -> list[tuple[str, dict[str, float]]]:
+    return list(tokens)
+
+
+def test_probability_of_a_at_the_verdict_token() -> None:
+    toks = output(
+        ("<think>A is wrong, B is right.", {}),
+        ("</think>", {}),
+        ("<answer>", {}),
+        ("[[", {}),
+        ("A", {"A": LN(0.6), "B": LN(0.2), "C": LN(0.1)}),
+        ("]]</answer>", {}),
+    )
+    assert verdict_probability(toks) == pytest.approx(0.75)
+
+
+def test_letter_merged_with_its_brackets_and_leading_space() -> None:
+    merged = output(("</think><answer>", {}), ("[[B", {"[[B": LN(0.9), "[[A": LN(0.1)}), ("]]", {}))
+    assert verdict_probability(merged) == pytest.approx(0.1)
+    spaced = output(
+        ("</think><answer>[[", {}), (" A", {" A": LN(0.5), "A": LN(0.2), " B": LN(0.3)}), ("]]", {})
+    )
+    assert verdict_probability(spaced) == pytest.approx(0.7)
+
+
+@pytest.mark.parametrize(
+    "toks",
+    [
+        None,
+        [],
+        output(("<think>", {}), ("[[", {}), ("A", {"A": 0.0, "B": -1.0}), ("]] ...", {})),  # never closed
+        output(("<think>[[A]]</think><answer>", {}), ("no verdict", {})),  # only a quote in the thinking
+        output(("</think>[[", {}), ("C", {"C": 0.0})),
+        output(("</think>[[", {}), ("A", {"D": 0.0})),  # neither letter among the alternatives
+    ],
+)
+def test_no_verdict_token_is_none(toks) -> None:  # noqa: ANN001
+    assert verdict_probability(toks) is None
+
+
+def test_calibration_brier_ece_and_bins() -> None:
+    rows = [
+        {"order": "ab", "p_a": 0.9, "label": "chosen"},  # P(chosen) 0.9, right
+        {"order": "ba", "p_a": 0.9, "label": "chosen"},  # P(chosen) 0.1, confident and wrong
+        {"order": "ab", "p_a": 0.5, "label": "chosen"},  # 0.5: counted right (>= 0.5), confidence 0.5
+        {"order": "ab", "p_a": 0.7, "label": "tie"},  # tie items are left out
+        {"order": "ab", "p_a": None},
+    ]
+    cal = calibration(rows)
+    assert cal["n"] == 3
+    assert cal["brier"] == pytest.approx(((0.1) ** 2 + 0.9**2 + 0.5**2) / 3, abs=1e-4)
+    top = [b for b in cal["bins"] if b["n"] and b["lo"] >= 0.85][0]
+    assert top["n"] == 2 and top["accuracy"] == 0.5 and top["confidence"] == pytest.approx(0.9)
+    # bins: {0.5: conf 0.5 acc 1.0, n 1}, {0.9: conf 0.9, acc 0.5, n 2}
+    assert cal["ece"] == pytest.approx(1 / 3 * 0.5 + 2 / 3 * 0.4, abs=1e-4)
+    assert calibration([{"order": "ab", "p_a": None}]) is None
+
+
+def test_hf_backend_returns_top_logprobs(tiny_model_dir: Path) -> None:
+    conv = [[{"role": "user", "content": "Which is better, A or B?"}]]
+    with make_backend("hf", str(tiny_model_dir)) as b:
+        greedy = b.generate(conv, SamplingParams(temperature=0.0, max_tokens=6, logprobs=3))[0].samples[0]
+        sampled = b.generate(conv, SamplingParams(n=2, temperature=1.0, max_tokens=6, logprobs=3))[0].samples
+        plain = b.generate(conv, SamplingParams(temperature=0.0, max_tokens=6))[0].samples[0]
+    assert plain.logprobs is None and plain.text == greedy.text
+    for s in [greedy, *sampled]:
+        assert len(s.logprobs) == s.num_tokens
+        for _tok, alts in s.logprobs:
+            assert len(alts) <= 3 and all(lp <= 0 for lp in alts.values())
+    # greedy decoding takes the most likely token at every step
+    assert all(alts[tok] == max(alts.values()) for tok, alts in greedy.logprobs)
+
+
+class VerdictABackend:
+    """Always "[[A]]" with P(A) = 0.8 at the verdict token."""
+
+    def generate(self, convs, params):  # noqa: ANN001, ANN201
+        from j1.backends.base import Generation, Sample
+
+        toks = [
+            ("<think>t</think><answer>", {}),
+            ("[[", {}),
+            ("A", {"A": LN(0.8), "B": LN(0.2)}),
+            ("]]</answer>", {}),
+        ]
+        text = "".join(t for t, _ in toks)
+        assert params.logprobs == 4
+        return [Generation("p", 1, [Sample(text, 4, "stop", toks)] * params.n) for _ in convs]
+
+    def close(self) -> None:
+        pass
+
+
+def test_eval_reports_calibration_of_soft_verdicts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    import j1.backends
+    from j1.config import load_config
+    from j1.eval.run import EvalConfig, run
+
+    monkeypatch.setattr(j1.backends, "make_backend", lambda *a, **k: VerdictABackend())
+    rows = [
+        {"id": f"p{i}", "source": "math", "prompt": f"{i}?", "chosen": "right", "rejected": "wrong"}
+        for i in range(5)
+    ]
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    sets = [
+        f"out={tmp_path / 'out'}",
+        "judge.name=scripted",
+        "judge.logprobs=4",
+        f"benchmarks=[pairs={pairs}]",
+        "baselines=[]",
+    ]
+    monkeypatch.setattr("j1.eval.run.resolve_model", lambda m: m)
+    out = run(load_config(EvalConfig, None, sets))
+    cal = json.loads((out / "report.json").read_text())["benchmarks"]["pairs"]["calibration"]
+    # always A at 0.8: right in ab with P(chosen) 0.8, wrong in ba with P(chosen) 0.2
+    assert cal["n"] == 10 and cal["ece"] == pytest.approx(0.3) and cal["brier"] == pytest.approx(0.34)
+    assert all(
+        json.loads(x)["p_a"] == pytest.approx(0.8)
+        for x in (out / "predictions.jsonl").read_text().splitlines()
+    )
+    assert "calibration of P(verdict)" in (out / "report.md").read_text()
+    assert (out / "calibration_pairs.png").stat().st_size > 1000
