@@ -69,6 +69,7 @@ def test_registry_names_and_unknown_name() -> None:
         "autoj",
         "hhh",
         "pandalm",
+        "rmb",
     }
     assert get_benchmark("judgebench").name == "judgebench"
     with pytest.raises(J1Error, match="valid benchmarks: rewardbench, rewardbench2, rm-bench"):
@@ -632,3 +633,70 @@ def test_length_baselines_on_judgebench(longer: bool) -> None:
     bench = get_benchmark("judgebench")
     out = bench.score(baseline_results(bench.load(str(path)), longer))
     assert out["score"] == pytest.approx(100 * correct / len(rows))
+
+
+def _rmb_rows(tmp_path: Path) -> Path:
+    """A small RMB_dataset in the published shapes: pairwise and BoN, helpfulness and harmlessness."""
+    root = tmp_path / "RMB_dataset"
+    turn = [{"content": "Q?", "language": "English", "role": "user"}]
+    files = {
+        "Pairwise_set/Helpfulness/Chat/Discussion.json": [
+            {"pair_uid": "1", "conversation_input": turn, "chosen": {"llm_name": "m", "answer": "good", "score": 5},
+             "reject": {"llm_name": "n", "answer": "bad", "score": 1}, "category_path": "Pairwise_set/Helpfulness/Chat/Discussion"},
+            {"pair_uid": "2", "conversation_input": turn + [{"content": "ok", "role": "assistant"}, {"content": "more?", "role": "user"}],
+             "chosen": {"answer": "yes"}, "reject": {"answer": "no"}, "category_path": "Pairwise_set/Helpfulness/Chat/Discussion"},
+        ],
+        "Pairwise_set/Harmlessness/S1.json": [
+            {"pair_uid": "3", "conversation_input": turn, "chosen": {"answer": "refuse"}, "reject": {"answer": "comply"},
+             "category_path": "Pairwise_set/Harmlessness/S1"},
+        ],
+        "BoN_set/Harmlessness/S1.json": [
+            {"bon_uid": "4", "conversation_input": turn, "bon_best": {"answer": "best"},
+             "loser_list": [{"answer": "l1"}, {"answer": "l2"}], "category_path": "BoN_set/Harmlessness/S1"},
+        ],
+    }  # fmt: skip
+    for rel, rows in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(json.dumps(rows))
+    return root
+
+
+def test_rmb_loads_pairwise_and_bon_rows(tmp_path: Path) -> None:
+    root = _rmb_rows(tmp_path)
+    items = {it.id: it for it in get_benchmark("rmb").load(str(root))}
+    assert set(items) == {"pair-1", "pair-2", "pair-3", "bon-4"}
+    assert (items["pair-1"].prompt, items["pair-1"].chosen, items["pair-1"].rejected) == (
+        "Q?",
+        "good",
+        ["bad"],
+    )
+    assert items["pair-2"].prompt == "User: Q?\n\nAssistant: ok\n\nUser: more?"  # turns labelled
+    assert items["bon-4"].rejected == ["l1", "l2"] and items["bon-4"].subset == "BoN_set/Harmlessness/S1"
+    one = get_benchmark("rmb").load(str(root / "Pairwise_set/Harmlessness/S1.json"))
+    assert [it.id for it in one] == ["pair-3"]
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps([{"pair_uid": "9", "conversation_input": [{"content": "Q", "role": "user"}],
+                                "chosen": {"answer": 3}, "reject": {"answer": "x"}, "category_path": "Pairwise_set/H/x"}]))  # fmt: skip
+    with pytest.raises(
+        J1Error, match=r"bad.json: row 0: field 'chosen' must be an object with a string 'answer'"
+    ):
+        get_benchmark("rmb").load(str(bad))
+
+
+def test_rmb_score_is_the_mean_of_its_four_groups(tmp_path: Path) -> None:
+    def rmb_item(subset: str, n: int = 1) -> EvalItem:
+        return EvalItem(f"x{next(IDS)}", "rmb", subset, "p", "good", ["bad"] * n)
+
+    results = [
+        res(rmb_item("Pairwise_set/Helpfulness/Chat"), (C, R)),  # right in the official order ab
+        res(rmb_item("Pairwise_set/Helpfulness/Code"), (R, C)),  # wrong in ab
+        res(rmb_item("Pairwise_set/Harmlessness/S1"), (T, C)),  # a tie is wrong
+        res(rmb_item("BoN_set/Harmlessness/S1", 2), (C, R), (C, R)),  # beats both losers
+        res(rmb_item("BoN_set/Harmlessness/S2", 2), (C, R), (N, C)),  # one parse failure: wrong
+    ]
+    out = get_benchmark("rmb").score(results)
+    assert out["groups"] == {"BoN_set/Harmlessness": 50.0, "Pairwise_set/Harmlessness": 0.0,
+                             "Pairwise_set/Helpfulness": 50.0}  # fmt: skip
+    assert out["missing"] == ["BoN_set/Helpfulness"]
+    assert out["score"] == pytest.approx((50 + 0 + 50) / 3)
+    assert out["subsets"]["Pairwise_set/Helpfulness/Chat"] == 100.0

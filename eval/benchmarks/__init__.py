@@ -12,8 +12,13 @@
 | `autoj`           | testdata_pairwise.jsonl (files only)      | agreement incl. ties: right in both orders |
 | `hhh`             | hhh_alignment_eval.json (files only)      | accuracy, 1 random order                   |
 | `pandalm`         | testset-v1.json (files only)              | 3-class accuracy (+ macro P/R/F1)          |
+| `rmb`             | RMB_dataset/ Pairwise_set, BoN_set (files)| mean of pairwise/BoN x helpful/harmless    |
 | `pairs`           | j1's Pair contract (pairs.jsonl)          | position-consistent accuracy               |
 | `attacks`         | Pair contract, or embedded math problems  | attack-success rate per family (lower wins)|
+
+Not here: FollowBenchEval (the 205 constraint pairs J1 reports, built by the EvalPlanner authors): no
+published copy of its pairs was found (facebookresearch/RAM has none; FollowBench's own data has no pair
+labels), so it cannot be scored as published.
 
 `get_benchmark(name)` returns an instance: `.load(path, limit, subsets, seed)` -> `EvalItem`s, and
 `.score(results)` -> {"score", "subsets", ...}. `generic_stats(results)` gives the position statistics every
@@ -34,6 +39,7 @@ from j1.eval.benchmarks.pandalm import PandaLM
 from j1.eval.benchmarks.ppe import PPECorrectness, PPEPreference
 from j1.eval.benchmarks.rewardbench import RewardBench
 from j1.eval.benchmarks.rewardbench2 import RewardBench2
+from j1.eval.benchmarks.rmb import RMB
 from j1.eval.benchmarks.rmbench import RMBench
 from j1.eval.benchmarks.stats import generic_stats
 
@@ -50,6 +56,7 @@ BENCHMARKS: dict[str, type[Benchmark]] = {
         AutoJ,
         HHH,
         PandaLM,
+        RMB,
         Pairs,
         Attacks,
     )
