@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -135,7 +136,7 @@ def train(
 ) -> None:
     """Train a thinking judge: GRPO with both orders per batch (TRL), SFT warm start, DPO, semi-online DPO."""
     from j1.config import load_config
-    from j1.train.run import TrainConfig, run
+    from j1.train.config import TrainConfig
 
     overrides = list(set_ or [])
     flags = (("algo", algo), ("format", format), ("model", model), ("data.path", data), ("out", out_dir))
@@ -157,7 +158,17 @@ def train(
 
         fits = print_plan(cfg, recipe, gpus, gpu_memory_gb, nodes, model_config, accelerate_config, out)
         raise typer.Exit(0 if fits else 1)
-    path = run(cfg, command=_command())
+    from contextlib import nullcontext
+
+    from j1.lock import folder_lock
+
+    # the folder is taken before the trainers are imported (seconds), so a second writer is refused at once;
+    # `run` takes it again (the lock is reentrant); under accelerate only rank 0 writes, as in `run`
+    rank0 = int(os.environ.get("RANK", "0")) == 0
+    with folder_lock(cfg.out, _command()) if rank0 else nullcontext():
+        from j1.train.run import run
+
+        path = run(cfg, command=_command())
     out.print(f"[green]judge:[/]   {path}")
 
 

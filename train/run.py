@@ -194,11 +194,12 @@ def run(cfg: TrainConfig, command: str = "j1 train") -> Path:
     model_path = resolve_model(cfg.model)
     warm = cfg.warm_start.enabled and cfg.algo != "sft"
     warm_cfg = warm_start_config(cfg) if warm else None
-    for stage in (warm_cfg, cfg):
-        if stage is not None:
-            check(stage, model_path)  # every stage, before the first spends a second
-    # one writer for the whole run (warm start included): a second `j1 train` on this folder stops here
+    # one writer for the whole run (warm start included): a second `j1 train` on this folder stops here,
+    # before the checks below import the trainers and read the model (tens of seconds on a CPU)
     with folder_lock(cfg.out, command) if is_main_process() else nullcontext():
+        for stage in (warm_cfg, cfg):
+            if stage is not None:
+                check(stage, model_path)  # every stage, before the first spends a second
         return _stages(cfg, warm_cfg, command)
 
 

@@ -34,14 +34,28 @@ def verifier_class(name: str) -> type[Verifier]:
     return VERIFIERS[name]
 
 
-def make_verifier(name: str, **options: Any) -> Verifier:
-    """Instantiate verifier `name`; an option it does not take is named with the list of valid ones."""
+def check_verifier(name: str, options: dict[str, Any]) -> type[Verifier]:
+    """The class of verifier `name`, once its options are known to be ones it takes (named otherwise with
+    the list of valid ones); nothing is started."""
     cls = verifier_class(name)
     valid = sorted(k for k in inspect.signature(cls.__init__).parameters if k != "self")
     unknown = sorted(set(options) - set(valid))
     if unknown:
         raise J1Error(f"verifier {name!r} has no option {unknown[0]!r}; valid options: {', '.join(valid)}")
-    return cls(**options)
+    return cls
 
 
-__all__ = ["VERIFIERS", "Verdict", "Verifier", "VerifyItem", "make_verifier", "verifier_class"]
+def make_verifier(name: str, **options: Any) -> Verifier:
+    """Instantiate verifier `name` (see `check_verifier`)."""
+    return check_verifier(name, options)(**options)
+
+
+__all__ = [
+    "VERIFIERS",
+    "Verdict",
+    "Verifier",
+    "VerifyItem",
+    "check_verifier",
+    "make_verifier",
+    "verifier_class",
+]

@@ -27,7 +27,7 @@ from j1.io import JsonlAppender, read_jsonl
 from j1.lock import folder_lock
 from j1.manifest import RunManifest
 from j1.progress import progress_bar
-from j1.verifiers import VerifyItem, make_verifier
+from j1.verifiers import VerifyItem, check_verifier, make_verifier
 
 log = logging.getLogger(__name__)
 
@@ -164,8 +164,10 @@ def run(cfg: VerifyConfig, command: str = "j1 verify") -> Path:
         raise J1Error(f"{cfg.input}: no such file")
     out = Path(cfg.out)
     _check_folder(out.parent, out)
-    verifier = make_verifier(cfg.verifier, **cfg.options)  # a bad name or option fails before any write
+    check_verifier(cfg.verifier, cfg.options)  # a bad name or option fails before any write
     with folder_lock(out.parent, command):  # its manifest's folder: one writer, before the first unlink
+        # started once the folder is ours: a second writer is turned away before sympy and the workers load
+        verifier = make_verifier(cfg.verifier, **cfg.options)
         return _verify(cfg, out, verifier, command)
 
 
