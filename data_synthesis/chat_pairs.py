@@ -33,6 +33,7 @@ class ChatConfig:
     )
     response_checks: list[str] = field(default_factory=lambda: ["empty", "truncated", "refusal"])
     noisy_checks: list[str] = field(default_factory=lambda: ["truncated", "refusal"])  # on the x' rewrite
+    max_pairs: int | None = None  # stop at this many pairs, instructions taken in a seeded order (a mix cap)
 
 
 def _reject(item: Item, reason: str, **extra: Any) -> dict[str, Any]:

@@ -38,6 +38,7 @@ class MathConfig:
     # pair only responses whose character lengths differ by at most this factor (longer / shorter); the
     # bound is symmetric, so it is blind to which side is right. None = any lengths
     pair_length_ratio: float | None = None
+    max_pairs: int | None = None  # stop at this many pairs, problems taken in a seeded order (a mix cap)
 
 
 def conversations(items: list[Item], cfg: MathConfig) -> list[list[dict[str, str]]]:

@@ -142,6 +142,11 @@ def _load(cfg: SynthConfig, counts: dict[str, Any]) -> dict[str, list[Item]]:
         for src in section.sources:
             before = len(items)
             rows = list(recipe.items(cfg, src, on_bad))
+            if src.sample is not None and src.sample < len(rows):
+                keep = sorted(
+                    random.Random(f"{cfg.seed}:{name}:{src.name}").sample(range(len(rows)), src.sample)
+                )
+                rows = [rows[i] for i in keep]
             for it in rows:
                 it.meta.setdefault("source", src.name)
                 items.setdefault(it.key, it)
@@ -168,12 +173,29 @@ def check(cfg: SynthConfig) -> None:
         )
     if m.samples < 1 or m.pairs_per_problem < 1:
         raise J1Error("math.samples and math.pairs_per_problem must be >= 1")
+    for section in (cfg.math, cfg.chat):
+        if section.max_pairs is not None and section.max_pairs < 1:
+            raise J1Error(f"max_pairs={section.max_pairs}: a number of pairs, >= 1 (or null)")
+    for src in [*cfg.math.sources, *cfg.chat.sources]:
+        if src.sample is not None and src.sample < 1:
+            raise J1Error(f"source {src.name}: sample={src.sample}: a number of rows, >= 1 (or null)")
     a = cfg.adversarial
     if not 0.0 <= a.share <= 1.0:
         raise J1Error(f"adversarial.share={a.share}: a fraction of the pairs, from 0 to 1")
     check_families(a.families, "adversarial.families")
     if a.share and not a.families:
         raise J1Error("adversarial.families is empty: name at least one attack family")
+
+
+def committed_pairs(path: Path, source: str) -> int:
+    """Pairs of recipe `source` already in `path` (attacked twins not counted): where a capped run resumes."""
+    if not path.is_file():
+        return 0
+    from j1.io import read_jsonl
+
+    return sum(
+        row.get("source") == source and "attack" not in row.get("meta", {}) for _, row in read_jsonl(path)
+    )
 
 
 def attacked_twins(pairs: list[Pair], cfg: AdversarialConfig, seed: int) -> list[Pair]:
@@ -199,6 +221,22 @@ def attacked_twins(pairs: list[Pair], cfg: AdversarialConfig, seed: int) -> list
     return twins
 
 
+def plan(cfg: SynthConfig) -> dict[str, Any]:
+    """What a run would do, without an engine: items per source (after `limit`, `sample` and dedup) and
+    the generations it would ask for (math: `samples` per problem; chat: a noisy instruction and two
+    answers per instruction)."""
+    counts: dict[str, Any] = {}
+    items = _load(cfg, counts)
+    calls = {"math": len(items.get("math", [])) * cfg.math.samples, "chat": 3 * len(items.get("chat", []))}
+    return {
+        "items": {recipe: len(its) for recipe, its in items.items()},
+        "sources": counts.get("sources", {}),
+        "bad_rows": counts.get("bad_rows", 0),
+        "generations": {k: v for k, v in calls.items() if k in items},
+        "generator": cfg.generator.model,
+    }
+
+
 def run(cfg: SynthConfig, command: str = "j1 synth") -> Path:
     check(cfg)
     out = Path(cfg.out)
@@ -208,6 +246,11 @@ def run(cfg: SynthConfig, command: str = "j1 synth") -> Path:
         for src in [*cfg.math.sources, *cfg.chat.sources]:
             if src.path or src.hub:
                 manifest.add_data(src.name, src.path or src.hub)  # a hub id is pinned by its commit
+        for recipe, its in items.items():
+            if (
+                RECIPES[recipe].section(cfg).max_pairs is not None
+            ):  # a cap takes a seeded sample, not a prefix
+                random.Random(f"{cfg.seed}:{recipe}:order").shuffle(its)
         with Journal(out) as journal:
             todo = {recipe: [it for it in its if it.key not in journal.done] for recipe, its in items.items()}
             for recipe, its in items.items():
@@ -246,11 +289,19 @@ def _run_recipe(
     manifest: RunManifest,
 ) -> None:
     recipe = RECIPES[name](cfg, backend, generator)
+    cap = RECIPES[name].section(cfg).max_pairs
+    have = committed_pairs(Path(cfg.out) / "pairs.jsonl", name) if cap is not None else 0
     try:
         with progress_bar(f"{name} pairs", total=len(items)) as bar:
             for start in range(0, len(items), cfg.chunk_size):
+                if cap is not None and have >= cap:
+                    counts["capped"] = len(items) - start  # items never generated: the mix cap was reached
+                    break
                 chunk = items[start : start + cfg.chunk_size]
                 pairs, rejects, stats = recipe.process(chunk)
+                if cap is not None:
+                    pairs = pairs[: cap - have]
+                    have += len(pairs)
                 if cfg.adversarial.share:
                     twins = attacked_twins(pairs, cfg.adversarial, cfg.seed)
                     counts["adversarial"] = counts.get("adversarial", 0) + len(twins)

@@ -30,7 +30,8 @@ class SourceConfig:
     split: str = "train"
     fields: dict[str, str] = field(default_factory=dict)  # our name -> the file's name
     answer_format: str = "raw"  # raw | boxed | gsm8k
-    limit: int | None = None
+    limit: int | None = None  # the first N rows
+    sample: int | None = None  # a seeded random N of the rows (after `limit`): the paper's mix, not a prefix
 
 
 @dataclass

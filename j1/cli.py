@@ -81,6 +81,10 @@ def synth(
     skip_bad: Annotated[
         bool, typer.Option("--skip-bad", help="Count malformed source rows instead of failing.")
     ] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Read and count the sources, estimate generations, write nothing."),
+    ] = False,
 ) -> None:
     """Synthesize verifiable preference pairs: math by rejection sampling, chat by noisy instructions."""
     from j1.config import load_config
@@ -95,6 +99,14 @@ def synth(
     if skip_bad:
         overrides.append("skip_bad=true")
     cfg = load_config(SynthConfig, recipe, overrides)
+    if dry_run:
+        import json
+
+        from j1.data_synthesis.run import check, plan
+
+        check(cfg)
+        typer.echo(json.dumps(plan(cfg), indent=2))
+        return
     path = run(cfg, command=_command())
     out.print(f"[green]pairs:[/]    {path / 'pairs.jsonl'}")
     out.print(f"[green]rejects:[/]  {path / 'rejects.jsonl'}")

@@ -139,6 +139,28 @@ def test_adversarial_twins_are_attacked_recorded_and_off_by_default(
         synth_run.run(small_cfg(tmp_path / "bad2", "adversarial.share=2"))
 
 
+def test_mix_caps_samples_and_the_dry_run_plan(tmp_path: Path, scripted: ScriptedBackend) -> None:
+    """The paper's mix: a seeded sample of a source's rows and a cap on a recipe's pairs, taken in a seeded
+    order (not a prefix); a capped run resumes to the same file; --dry-run counts without an engine."""
+    sets = ["math.max_pairs=3", "chat.sources=[{name: e, limit: 6, sample: 4}]"]
+    plan = synth_run.plan(small_cfg(tmp_path / "plan", *sets))
+    assert plan["items"] == {"math": 10, "chat": 4} and plan["generations"] == {"math": 40, "chat": 12}
+    assert not (tmp_path / "plan" / "out").exists() and scripted.calls == 0  # nothing generated or written
+    out = synth_run.run(small_cfg(tmp_path / "cap", *sets))
+    pairs = read(out / "pairs.jsonl")
+    math = [p for p in pairs if p["source"] == "math"]
+    assert len(math) == 3 and len([p for p in pairs if p["source"] == "chat"]) == 4
+    counts = json.loads((out / "manifest.json").read_text())["counts"]
+    assert counts["math"]["capped"] == 10 - 4  # one chunk of 4 problems gave >= 3 pairs; 6 never generated
+    first_prompts = [p["prompt"] for p in read(synth_run.run(small_cfg(tmp_path / "plain")) / "pairs.jsonl")]
+    assert [p["prompt"] for p in math] != first_prompts[:3]  # a seeded order, not the first problems
+    calls = scripted.calls
+    synth_run.run(small_cfg(tmp_path / "cap", *sets))  # resumed: the cap is already met
+    assert scripted.calls == calls and read(out / "pairs.jsonl") == pairs
+    with pytest.raises(J1Error, match="max_pairs=0"):
+        synth_run.run(small_cfg(tmp_path / "bad", "math.max_pairs=0"))
+
+
 def test_rerun_is_a_no_op_and_deterministic(tmp_path: Path, scripted: ScriptedBackend) -> None:
     out = synth_run.run(small_cfg(tmp_path))
     first = (out / "pairs.jsonl").read_bytes()
