@@ -18,7 +18,8 @@ comparison gets `None` (TRL then leaves it out of its group's baseline). `GroupR
 the parse-failure rate and the dropped comparisons.
 
 The judge is any `PairJudge`: a function from (prompt, response_a, response_b) items to verdicts "A", "B",
-"tie" or None. `client_judge` wraps a served j1 judge (`JudgeClient`); `cached` memoizes identical calls.
+"tie" or None. `client_judge` wraps a served j1 judge (`JudgeClient`), `backend_judge` a model behind any j1
+backend in this process; `cached` memoizes identical calls.
 """
 
 from __future__ import annotations
@@ -307,6 +308,27 @@ def client_judge(client: Any, batch_size: int = 32, **options: Any) -> PairJudge
             except (JudgeAPIError, httpx.HTTPError, OSError) as e:
                 log.warning("judge request failed (%s): %d comparisons count as unparsed", e, len(chunk))
                 out += [None] * len(chunk)
+        return out
+
+    return call
+
+
+def backend_judge(backend: Any, fmt: str = "pairwise_verdict", max_tokens: int = 1024) -> PairJudge:
+    """A judge model behind any j1 backend (`j1.backends.make_backend`) as a `PairJudge`: one greedy
+    output per item in `fmt`, parsed strictly (an output that does not parse is None). For a judge run in
+    the same process as the policy's trainer, or to measure what the server adds."""
+    from j1.backends import SamplingParams
+    from j1.formats import get_format
+
+    judge_fmt = get_format(fmt)
+    params = SamplingParams(temperature=0.0, max_tokens=max_tokens, seed=None)
+
+    def call(items: list[Item]) -> list[Verdict]:
+        convs = [judge_fmt.messages(p, response_a=a, response_b=b) for p, a, b in items]
+        out: list[Verdict] = []
+        for gen in backend.generate(convs, params) if convs else []:
+            j = judge_fmt.parse(gen.samples[0].text)
+            out.append(j.verdict if j.parse_ok else None)
         return out
 
     return call

@@ -161,3 +161,28 @@ def test_client_judge_turns_failed_requests_into_unparsed_verdicts() -> None:
     up = Up()
     assert score_group(client_judge(up, batch_size=5), "Q", ROLLOUTS).rewards[2] == 1.0
     assert len(up.options) == 3 and all(o == {"both_orders": False} for o in up.options)
+
+
+def test_backend_judge_prompts_in_the_format_and_parses_strictly() -> None:
+    from j1.backends.base import Generation, Sample
+    from j1.group import backend_judge
+
+    class Scripted:  # prefers the response that says CORRECT; anything else does not parse
+        def __init__(self) -> None:
+            self.params = None
+
+        def generate(self, convs, params):  # noqa: ANN001, ANN201
+            self.params = params
+            out = []
+            for conv in convs:
+                text = conv[-1]["content"]
+                a = text.split("[The Start of Assistant A's Answer]")[1].split("[The End")[0]
+                verdict = "<think>t</think><answer>[[A]]</answer>" if "CORRECT" in a else "no verdict"
+                out.append(Generation("p", 1, [Sample(verdict, 3, "stop")]))
+            return out
+
+    backend = Scripted()
+    judge = backend_judge(backend, "pairwise_verdict", max_tokens=16)
+    assert judge([("q", "CORRECT 4", "5"), ("q", "5", "CORRECT 4")]) == ["A", None]
+    assert backend.params.temperature == 0.0 and backend.params.max_tokens == 16
+    assert judge([]) == []
