@@ -85,6 +85,7 @@ def test_vllm_backend_matches_hf_prompt_and_counts(tiny_model_dir: Path, hf) -> 
     with make_backend("vllm", str(tiny_model_dir), max_model_len=512) as vb:
         gens = vb.generate(CONVS, params)
         greedy = vb.generate(CONVS, SamplingParams(temperature=0.0, max_tokens=8))
+        soft = vb.generate(CONVS, SamplingParams(temperature=0.0, max_tokens=8, logprobs=3))
     for conv, g in zip(CONVS, gens, strict=True):
         assert g.prompt == hf.render(conv)  # same template on every backend
         assert g.prompt_tokens == len(hf.tokenizer(g.prompt, add_special_tokens=False)["input_ids"])
@@ -92,8 +93,6 @@ def test_vllm_backend_matches_hf_prompt_and_counts(tiny_model_dir: Path, hf) -> 
         assert all(1 <= s.num_tokens <= 8 and s.finish_reason in ("stop", "length") for s in g.samples)
     assert all(g.samples[0].num_tokens >= 1 for g in greedy)
     # top-k log-probabilities per token: greedy takes the most likely one, and hf agrees on it
-    with make_backend("vllm", str(tiny_model_dir), max_model_len=512) as vb:
-        soft = vb.generate(CONVS, SamplingParams(temperature=0.0, max_tokens=8, logprobs=3))
     hard = hf.generate(CONVS, SamplingParams(temperature=0.0, max_tokens=8, logprobs=3))
     for g, h in zip(soft, hard, strict=True):
         s = g.samples[0]
