@@ -147,7 +147,10 @@ def test_shipped_recipes_validate() -> None:
         (["arms.grpo.train.trainable_layers=3"], "trainable_layers=3, but .* has 2 decoder layers"),
         (["arms.reference.train.format=multitask"], "the benchmark scores one judge format"),
         (["eval.baselines=[longest]"], "unknown baseline 'longest'"),
-        (["arms.grpo_long.curve_every=30"], "set grpo.save_steps to a divisor of it"),
+        (
+            ["arms.grpo_long.train.grpo.save_steps=15", "arms.grpo_long.curve_every=20"],
+            "set grpo.save_steps to a divisor of it",
+        ),
     ],
 )
 def test_bad_stages_are_refused_before_any_compute(
