@@ -22,7 +22,7 @@ from typing import Any
 from j1 import J1Error
 from j1.backends import Backend, SamplingParams
 from j1.formats import JudgeFormat, Judgment, get_format
-from j1.formats.soft import verdict_probability
+from j1.formats.soft import mean_verdict_probability
 
 
 @dataclass
@@ -127,8 +127,7 @@ class ModelJudge:
             judgments = [self.fmt.parse(r) for r in raw]
             verdict, agreement = majority([j.verdict if j.parse_ok else None for j in judgments])
             scores = _mean_scores(judgments, ("A", "B"))
-            soft = [p for s in gen.samples if (p := verdict_probability(s.logprobs)) is not None]
-            p_a = sum(soft) / len(soft) if soft else None
+            p_a = mean_verdict_probability(gen.samples)
             out.append(Decision(verdict, raw, judgments, agreement, scores, p_a))
         return out
 

@@ -314,22 +314,17 @@ def client_judge(client: Any, batch_size: int = 32, **options: Any) -> PairJudge
 
 
 def backend_judge(backend: Any, fmt: str = "pairwise_verdict", max_tokens: int = 1024) -> PairJudge:
-    """A judge model behind any j1 backend (`j1.backends.make_backend`) as a `PairJudge`: one greedy
-    output per item in `fmt`, parsed strictly (an output that does not parse is None). For a judge run in
-    the same process as the policy's trainer, or to measure what the server adds."""
-    from j1.backends import SamplingParams
-    from j1.formats import get_format
+    """A judge model behind any j1 backend (`j1.backends.make_backend`) as a `PairJudge`: `j1 eval`'s
+    `ModelJudge` with one greedy output per item in `fmt`, parsed strictly (an output that does not parse
+    is None). For a judge run in the same process as the policy's trainer, or to measure what the server
+    adds."""
+    from j1.eval.judges import ModelJudge, Task
 
-    judge_fmt = get_format(fmt)
-    params = SamplingParams(temperature=0.0, max_tokens=max_tokens, seed=None)
+    judge = ModelJudge(backend, fmt, samples=1, temperature=0.0, max_tokens=max_tokens)
 
     def call(items: list[Item]) -> list[Verdict]:
-        convs = [judge_fmt.messages(p, response_a=a, response_b=b) for p, a, b in items]
-        out: list[Verdict] = []
-        for gen in backend.generate(convs, params) if convs else []:
-            j = judge_fmt.parse(gen.samples[0].text)
-            out.append(j.verdict if j.parse_ok else None)
-        return out
+        decisions = judge.decide([Task(p, a, b) for p, a, b in items]) if items else []
+        return [d.verdict for d in decisions]
 
     return call
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 from j1.backends.base import TokenLogprobs
 from j1.formats.parse import THINK_CLOSE
@@ -50,3 +51,9 @@ def verdict_probability(tokens: Sequence[TokenLogprobs] | None) -> float | None:
                 mass[side] += math.exp(logprob)
     total = mass["A"] + mass["B"]
     return None if total == 0 else mass["A"] / total
+
+
+def mean_verdict_probability(samples: Sequence[Any]) -> float | None:
+    """The mean P(A) over samples (`Sample`s with `logprobs`) that have one; None when none has."""
+    found = [p for s in samples if (p := verdict_probability(s.logprobs)) is not None]
+    return sum(found) / len(found) if found else None

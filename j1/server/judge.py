@@ -25,7 +25,7 @@ from typing import Any
 
 from j1.backends.base import Generation, SamplingParams
 from j1.formats import Judgment, get_format
-from j1.formats.soft import verdict_probability
+from j1.formats.soft import mean_verdict_probability
 from j1.server.config import ServeConfig
 from j1.server.engines import Engine, InputRejected
 from j1.server.metrics import Metrics
@@ -111,7 +111,7 @@ def _mean(values: list[float | None]) -> float | None:
 def soft_probability(gen: Generation, swap: bool = False) -> float | None:
     """The mean over samples of the judge's P(A) at its verdict token, in the caller's A/B (`swap` for
     the swapped order); None when no sample has one."""
-    p = _mean([verdict_probability(s.logprobs) for s in gen.samples])
+    p = mean_verdict_probability(gen.samples)
     return None if p is None else (1.0 - p if swap else p)
 
 
