@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 import math
 import random
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -267,6 +268,24 @@ def score_batch(
     return total
 
 
+def verifier_agreement(
+    groups: Sequence[Sequence[int]], rewards: Sequence[float | None], correct: Sequence[bool | None]
+) -> tuple[float | None, int]:
+    """How often a judge's rewards order the rollouts of one prompt as a verifier does: over every pair of
+    rollouts of a group that the verifier separates (one verified correct, one verified wrong, both given a
+    reward), the share in which the correct one got the higher reward, a tie counting one half (the AUC of
+    the rewards within groups; 0.5 is chance). Returns (agreement, pairs); agreement is None with no pair."""
+    agree, pairs = 0.0, 0
+    for rows in groups:
+        right = [rewards[n] for n in rows if correct[n] is True and rewards[n] is not None]
+        wrong = [rewards[n] for n in rows if correct[n] is False and rewards[n] is not None]
+        for r in right:
+            for w in wrong:
+                pairs += 1
+                agree += 1.0 if r > w else 0.5 if r == w else 0.0  # type: ignore[operator]
+    return (agree / pairs if pairs else None), pairs
+
+
 # -- judges ------------------------------------------------------------------------------------------------
 
 
@@ -336,17 +355,30 @@ def group_reward(
     k: int = 2,
     anchor_key: str | None = None,
     seed: int = 0,
+    verifier: str | None = None,
+    reference_key: str = "reference_answer",
 ) -> Callable[..., list[float | None]]:
     """A TRL reward function `f(prompts, completions, **columns)`: the rollouts of each prompt in the batch
     (TRL's G generations) scored as one group by `score_batch`; `anchor_key` names the dataset column
     holding the anchor completion of the `anchor` schedule. Logs `judge/calls_per_rollout`,
-    `judge/parse_failure_rate` and `judge/dropped_comparisons` when TRL passes `log_metric`."""
+    `judge/parse_failure_rate`, `judge/dropped_comparisons` and `judge/seconds` (the judge's wall time for
+    the batch) when TRL passes `log_metric`.
+
+    `verifier` (a j1 verifier name, e.g. "rule") measures the judge where answers can be checked: rows whose
+    `reference_key` column holds a reference are verified, and `judge/verifier_agreement` (see
+    `verifier_agreement`) and `judge/verifier_pairs` are logged. The verdicts are only measured; the reward
+    is the judge's alone."""
     from j1.client import as_text
 
     if schedule == "anchor" and anchor_key is None:
         raise J1Error("group_reward(schedule='anchor') needs anchor_key: the column holding the anchor")
     check_names(schedule, scoring)
+    if verifier is not None:
+        from j1.verifiers import check_verifier
+
+        check_verifier(verifier, {})
     batches = [0]
+    verifiers: list[Any] = []  # started on first use, kept for the run
 
     def reward(prompts: Sequence[Any], completions: Sequence[Any], **columns: Any) -> list[float | None]:
         if len(prompts) != len(completions):
@@ -359,18 +391,42 @@ def group_reward(
                 )
             anchors = [as_text(a, ("assistant", "user")) for a in columns[anchor_key]]
         batches[0] += 1
-        result = score_batch(
-            judge,
-            [as_text(p, ("system", "user")) for p in prompts],
-            [as_text(c, ("assistant",)) for c in completions],
-            schedule, scoring, k, anchors, seed + 1000 * batches[0],
-        )  # fmt: skip
+        texts = [as_text(p, ("system", "user")) for p in prompts]
+        answers = [as_text(c, ("assistant",)) for c in completions]
+        start = time.perf_counter()
+        result = score_batch(judge, texts, answers, schedule, scoring, k, anchors, seed + 1000 * batches[0])
+        seconds = time.perf_counter() - start
         log_metric = columns.get("log_metric")
         if callable(log_metric) and prompts:
             log_metric("judge/calls_per_rollout", result.calls / len(prompts))
             log_metric("judge/parse_failure_rate", result.parse_failure_rate)
             log_metric("judge/dropped_comparisons", float(result.dropped))
+            log_metric("judge/seconds", seconds)
+            if verifier is not None:
+                agreement, pairs = _agreement(texts, answers, result.rewards, columns.get(reference_key))
+                log_metric("judge/verifier_pairs", float(pairs))
+                if agreement is not None:
+                    log_metric("judge/verifier_agreement", agreement)
         return result.rewards
+
+    def _agreement(
+        texts: list[str], answers: list[str], rewards: list[float | None], refs: Sequence[Any] | None
+    ) -> tuple[float | None, int]:
+        from j1.verifiers import VerifyItem, make_verifier
+
+        rows = [n for n, ref in enumerate(refs or []) if isinstance(ref, str) and ref.strip()]
+        if not rows:
+            return None, 0
+        if not verifiers:
+            verifiers.append(make_verifier(verifier))  # type: ignore[arg-type]
+        verdicts = verifiers[0].verify([VerifyItem(texts[n], answers[n], refs[n]) for n in rows])  # type: ignore[index]
+        correct: list[bool | None] = [None] * len(texts)
+        for n, v in zip(rows, verdicts, strict=True):
+            correct[n] = v.correct
+        groups: dict[str, list[int]] = {}
+        for n, text in enumerate(texts):
+            groups.setdefault(text, []).append(n)
+        return verifier_agreement(list(groups.values()), rewards, correct)
 
     reward.__name__ = reward.__qualname__ = f"judge_group_{schedule}_{scoring}"
     return reward

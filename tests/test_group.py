@@ -8,7 +8,16 @@ from collections import Counter
 import pytest
 
 from j1 import J1Error
-from j1.group import Item, cached, client_judge, group_reward, outcome, regular, score_group
+from j1.group import (
+    Item,
+    cached,
+    client_judge,
+    group_reward,
+    outcome,
+    regular,
+    score_group,
+    verifier_agreement,
+)
 
 
 def value(text: str) -> int:
@@ -139,6 +148,35 @@ def test_trl_reward_groups_by_prompt_and_logs_the_cost() -> None:
     assert anchored(["P"] * 2, ["4", "6"], reference=["5", "5"]) == [0.0, 1.0]
     with pytest.raises(J1Error, match="anchor_key"):
         group_reward(Oracle(), schedule="anchor")
+
+
+def test_verifier_agreement_is_the_within_group_auc_of_the_rewards() -> None:
+    groups = [[0, 1, 2], [3, 4]]
+    correct = [True, False, False, True, None]
+    # group 1: the correct rollout beats one wrong one and ties the other; group 2 separates nothing
+    assert verifier_agreement(groups, [0.8, 0.2, 0.8, 0.1, 0.9], correct) == (0.75, 2)
+    assert verifier_agreement(groups, [0.0, 1.0, 1.0, 0.5, 0.5], correct) == (0.0, 2)
+    assert verifier_agreement(groups, [None, 1.0, 1.0, 0.5, 0.5], correct) == (None, 0)  # unrewarded: skipped
+
+
+def test_group_reward_measures_the_judge_against_the_rule_verifier() -> None:
+    """The Oracle prefers larger numbers: on "6 x 7" it ranks 56 > 42 > 41 (wrong, right, wrong), so of the
+    two pairs the verifier separates it orders one as the verifier does; the chat row has no reference."""
+    logged: dict[str, float] = {}
+    reward = group_reward(Oracle(), schedule="round_robin", verifier="rule")
+    prompts = ["What is 6 x 7?"] * 3 + ["Write a haiku"] * 2
+    completions = ["The answer is 56.", "The answer is 42.", "The answer is 41.", "a 1", "b 2"]
+    out = reward(
+        prompts,
+        completions,
+        reference_answer=["42", "42", "42", None, None],
+        log_metric=lambda k, v: logged.__setitem__(k, v),
+    )
+    assert out == pytest.approx([1.0, 0.5, 0.0, 0.0, 1.0])  # the reward is the judge's alone
+    assert logged["judge/verifier_pairs"] == 2 and logged["judge/verifier_agreement"] == 0.5
+    assert logged["judge/seconds"] >= 0
+    with pytest.raises(J1Error, match="unknown verifier"):
+        group_reward(Oracle(), verifier="oracle")
 
 
 def test_client_judge_turns_failed_requests_into_unparsed_verdicts() -> None:
