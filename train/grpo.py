@@ -22,7 +22,6 @@ a negative one, which pushes the verdict apart by content.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from typing import Any, get_args
 
@@ -119,19 +118,12 @@ class PairGRPOTrainer(GRPOTrainer):
     TRL's."""
 
     def __init__(self, *args: Any, advantage_group: str = "order", **kwargs: Any) -> None:
-        from j1.hardware import cpu_dtype
-        from j1.train.vllm_sync import engine_dtype, kv_cache_env, use_reload_sync
+        from j1.train.vllm_sync import cpu_colocate
 
         check_advantage_group(advantage_group)
-        targs = kwargs["args"]
-        cpu_colocate = targs.use_vllm and targs.vllm_mode == "colocate" and not torch.cuda.is_available()
-        with contextlib.ExitStack() as stack:
-            if cpu_colocate:
-                stack.enter_context(kv_cache_env(targs.vllm_gpu_memory_utilization))
-                stack.enter_context(engine_dtype(cpu_dtype()))
+        with cpu_colocate(kwargs["args"]) as finish:
             super().__init__(*args, **kwargs)
-        if cpu_colocate:
-            use_reload_sync(self.vllm_generation)
+        finish(self)
         if advantage_group == "pair" and self.multi_objective_aggregation != "sum_then_normalize":
             raise J1Error(
                 "advantage_group: pair sums the weighted rewards first (multi_objective_aggregation)"

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 
@@ -90,6 +90,28 @@ def use_reload_sync(vg: Any) -> None:
     if getattr(vg, "enable_sleep_mode", False):
         raise ValueError("vLLM sleep mode is not supported with the CPU reload sync")
     vg.sync_weights = lambda: reload_sync(vg)
+
+
+@contextlib.contextmanager
+def cpu_colocate(args: Any) -> Iterator[Callable[[Any], None]]:
+    """Build a `trl.GRPOTrainer` (or a subclass) with `args` inside this: on CPU with colocated vLLM
+    rollouts its engine starts with j1's KV-cache and dtype rules, and the yielded function, called on the
+    built trainer, switches its weight sync to the reload path. Elsewhere both do nothing.
+
+        with cpu_colocate(args) as finish:
+            trainer = GRPOTrainer(model, reward_funcs, args=args, ...)
+        finish(trainer)
+    """
+    import torch
+
+    from j1.hardware import cpu_dtype
+
+    on = bool(args.use_vllm) and args.vllm_mode == "colocate" and not torch.cuda.is_available()
+    with contextlib.ExitStack() as stack:
+        if on:
+            stack.enter_context(kv_cache_env(args.vllm_gpu_memory_utilization))
+            stack.enter_context(engine_dtype(cpu_dtype()))
+        yield (lambda trainer: use_reload_sync(trainer.vllm_generation)) if on else (lambda trainer: None)
 
 
 def close_colocated(trainer: Any) -> None:
