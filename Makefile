@@ -52,7 +52,7 @@ test-slow: install
 	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS)
 
 test: lint
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --durations=15 $(PYTEST_ARGS)
 
 bench: install
 	$(BIN)/python bench/backends.py

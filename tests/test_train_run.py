@@ -547,3 +547,22 @@ def torch_equal(a, b) -> bool:
     import torch
 
     return bool(torch.equal(a.float(), b.float()))
+
+
+def test_resume_before_the_first_checkpoint_starts_over(tmp_path: Path, caplog) -> None:
+    """A run killed after its trainer made `checkpoints/` but before the first save: `--resume` starts again
+    from step 0 (the crash harness's rerun), and the stopped run's metrics records are dropped; `--resume` on
+    a folder no run has trained in is still an error."""
+    from j1.train.callbacks import truncate_metrics
+    from j1.train.session import resume_checkpoint
+
+    with pytest.raises(J1Error, match="no checkpoint in"):
+        resume_checkpoint(tmp_path / "fresh" / "checkpoints", resume=True)
+    (tmp_path / "killed" / "checkpoints").mkdir(parents=True)
+    with caplog.at_level("WARNING"):
+        assert resume_checkpoint(tmp_path / "killed" / "checkpoints", resume=True) is None
+    assert "starting again from step 0" in caplog.text
+    log = tmp_path / "killed" / "metrics.jsonl"
+    log.write_text('{"step": 1, "loss": 0.5}\n{"step": 0, "precision": {}}\n')
+    truncate_metrics(log, 0)
+    assert log.read_text() == '{"step": 0, "precision": {}}\n'

@@ -20,7 +20,13 @@ from typing import Any
 from j1 import J1Error
 from j1.models import resolve_model
 from j1.pairs import Pair
-from j1.train.callbacks import DeadlineCallback, MetricsCallback, PrecisionCallback, tensorboard_callback
+from j1.train.callbacks import (
+    DeadlineCallback,
+    MetricsCallback,
+    PrecisionCallback,
+    tensorboard_callback,
+    truncate_metrics,
+)
 from j1.train.config import ALGOS, MULTITASK, TrainConfig
 from j1.train.examples import (
     JudgeExample,
@@ -191,6 +197,9 @@ def resume_checkpoint(checkpoints: Path, resume: bool) -> str | None:
 
     last = get_last_checkpoint(str(checkpoints)) if checkpoints.is_dir() else None
     if resume and last is None:
+        if checkpoints.is_dir():  # the run was stopped after its trainer started, before its first save
+            log.warning("--resume: %s holds no checkpoint yet: starting again from step 0", checkpoints)
+            return None
         raise J1Error(f"--resume: no checkpoint in {checkpoints} to continue from")
     if not resume and last is not None:
         raise J1Error(
@@ -242,6 +251,8 @@ def prepare(cfg: TrainConfig, counts: dict[str, Any], *, write: bool = True) -> 
     check_names(cfg)
     out = Path(cfg.out)
     resume_from = resume_checkpoint(out / "checkpoints", cfg.resume)
+    if cfg.resume and resume_from is None and write:  # starting over: the stopped run's records go
+        truncate_metrics(out / "metrics.jsonl", 0)
     model_path = resolve_model(cfg.model)
     tokenizer = load_judge_tokenizer(model_path)
     check_trainable_layers(cfg, model_path)
