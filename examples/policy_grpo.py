@@ -33,6 +33,7 @@ RECIPE = Path(__file__).with_suffix(".yaml")
 class Prompts:
     math: int = 48  # procedural problems with exact answers
     math_levels: list[int] = field(default_factory=lambda: [1])
+    math_system: str | None = "synth_math_brief_v1"  # a j1 prompt template asking for a short boxed answer
     chat: int = 16  # embedded chat instructions
     seed: int = 0
 
@@ -64,9 +65,11 @@ def prompt_rows(p: Prompts) -> list[dict[str, Any]]:
     instructions (reference None)."""
     from j1.data_synthesis.embedded_instructions import instruction_rows
     from j1.data_synthesis.procedural import generate_problems
+    from j1.templates import render
 
+    system = [{"role": "system", "content": render(p.math_system)}] if p.math_system else []
     math = [
-        {"prompt": [{"role": "user", "content": r["question"]}], "reference_answer": r["answer"]}
+        {"prompt": [*system, {"role": "user", "content": r["question"]}], "reference_answer": r["answer"]}
         for r in generate_problems(p.math, seed=p.seed, levels=p.math_levels)
     ] if p.math else []  # fmt: skip
     chat = [
@@ -131,17 +134,36 @@ def _step(checkpoint: str | None) -> int | None:
     return int(checkpoint.rsplit("-", 1)[1]) if checkpoint else None
 
 
-def summary(steps: list[dict[str, Any]]) -> dict[str, Any]:
-    """The run in a few numbers: reward per step, judge calls and seconds, agreement with the verifier
-    (pooled over steps, weighted by the pairs the verifier separated)."""
+def summary(steps: list[dict[str, Any]], seed: int = 0) -> dict[str, Any]:
+    """The run in a few numbers: reward per step, judge calls and seconds, the verifier's correct rate per
+    step, and the judge's agreement with the verifier pooled over steps (weighted by the rollout pairs the
+    verifier separated), with a 95% bootstrap CI over steps."""
+    import random
+
+    def pooled(rows: list[dict[str, Any]]) -> float | None:
+        n = sum(r.get("judge/verifier_pairs", 0) for r in rows)
+        agree = sum(r.get("judge/verifier_agreement", 0) * r.get("judge/verifier_pairs", 0) for r in rows)
+        return agree / n if n else None
+
     pairs = sum(s.get("judge/verifier_pairs", 0) for s in steps)
-    agree = sum(s.get("judge/verifier_agreement", 0) * s.get("judge/verifier_pairs", 0) for s in steps)
+    rng, measured = random.Random(seed), [s for s in steps if s.get("judge/verifier_pairs")]
+    boots = sorted(
+        v for _ in range(2000) if (v := pooled(rng.choices(measured, k=len(measured)))) is not None
+    )
+    ci = (
+        [round(boots[int(0.025 * len(boots))], 4), round(boots[int(0.975 * len(boots)) - 1], 4)]
+        if boots
+        else None
+    )
     return {
         "reward_per_step": [None if s["reward"] is None else round(s["reward"], 4) for s in steps],
         "judge_calls_per_rollout": round(sum(s.get("judge/calls_per_rollout", 0) for s in steps) / max(len(steps), 1), 2),
         "judge_seconds": round(sum(s.get("judge/seconds", 0) for s in steps), 1),
+        "verifier_correct_rate": [s.get("verifier/correct_rate") for s in steps],
         "verifier_pairs": int(pairs),
-        "verifier_agreement": round(agree / pairs, 4) if pairs else None,
+        "verifier_agreement": None if (a := pooled(steps)) is None else round(a, 4),
+        "verifier_agreement_ci95": ci,
+        "steps_with_pairs": len(measured),
     }  # fmt: skip
 
 

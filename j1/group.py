@@ -366,8 +366,9 @@ def group_reward(
 
     `verifier` (a j1 verifier name, e.g. "rule") measures the judge where answers can be checked: rows whose
     `reference_key` column holds a reference are verified, and `judge/verifier_agreement` (see
-    `verifier_agreement`) and `judge/verifier_pairs` are logged. The verdicts are only measured; the reward
-    is the judge's alone."""
+    `verifier_agreement`), `judge/verifier_pairs` and `verifier/correct_rate` (the share of checked rollouts
+    that are right: the policy's progress, where the group reward's mean is 0.5 by design) are logged. The
+    verdicts are only measured; the reward is the judge's alone."""
     from j1.client import as_text
 
     if schedule == "anchor" and anchor_key is None:
@@ -403,30 +404,33 @@ def group_reward(
             log_metric("judge/dropped_comparisons", float(result.dropped))
             log_metric("judge/seconds", seconds)
             if verifier is not None:
-                agreement, pairs = _agreement(texts, answers, result.rewards, columns.get(reference_key))
+                correct = _verified(texts, answers, columns.get(reference_key))
+                checked = [c for c in correct if c is not None]
+                if checked:  # the policy's progress where answers can be checked (the group reward's mean
+                    log_metric("verifier/correct_rate", sum(checked) / len(checked))  # is 0.5 by design)
+                groups: dict[str, list[int]] = {}
+                for n, text in enumerate(texts):
+                    groups.setdefault(text, []).append(n)
+                agreement, pairs = verifier_agreement(list(groups.values()), result.rewards, correct)
                 log_metric("judge/verifier_pairs", float(pairs))
                 if agreement is not None:
                     log_metric("judge/verifier_agreement", agreement)
         return result.rewards
 
-    def _agreement(
-        texts: list[str], answers: list[str], rewards: list[float | None], refs: Sequence[Any] | None
-    ) -> tuple[float | None, int]:
+    def _verified(texts: list[str], answers: list[str], refs: Sequence[Any] | None) -> list[bool | None]:
+        """The verifier's verdict on each rollout whose row has a reference answer (None elsewhere)."""
         from j1.verifiers import VerifyItem, make_verifier
 
-        rows = [n for n, ref in enumerate(refs or []) if isinstance(ref, str) and ref.strip()]
-        if not rows:
-            return None, 0
-        if not verifiers:
-            verifiers.append(make_verifier(verifier))  # type: ignore[arg-type]
-        verdicts = verifiers[0].verify([VerifyItem(texts[n], answers[n], refs[n]) for n in rows])  # type: ignore[index]
         correct: list[bool | None] = [None] * len(texts)
-        for n, v in zip(rows, verdicts, strict=True):
-            correct[n] = v.correct
-        groups: dict[str, list[int]] = {}
-        for n, text in enumerate(texts):
-            groups.setdefault(text, []).append(n)
-        return verifier_agreement(list(groups.values()), rewards, correct)
+        rows = [n for n, ref in enumerate(refs or []) if isinstance(ref, str) and ref.strip()]
+        if rows:
+            if not verifiers:  # a trainer's process is big (model, engine): spawn small rule workers, no fork
+                options = {"workers": 2, "start_method": "spawn"} if verifier == "rule" else {}
+                verifiers.append(make_verifier(verifier, **options))  # type: ignore[arg-type]
+            items = [VerifyItem(texts[n], answers[n], refs[n]) for n in rows]  # type: ignore[index]
+            for n, v in zip(rows, verifiers[0].verify(items), strict=True):
+                correct[n] = v.correct
+        return correct
 
     reward.__name__ = reward.__qualname__ = f"judge_group_{schedule}_{scoring}"
     return reward

@@ -174,6 +174,7 @@ def test_group_reward_measures_the_judge_against_the_rule_verifier() -> None:
     )
     assert out == pytest.approx([1.0, 0.5, 0.0, 0.0, 1.0])  # the reward is the judge's alone
     assert logged["judge/verifier_pairs"] == 2 and logged["judge/verifier_agreement"] == 0.5
+    assert logged["verifier/correct_rate"] == pytest.approx(1 / 3)
     assert logged["judge/seconds"] >= 0
     with pytest.raises(J1Error, match="unknown verifier"):
         group_reward(Oracle(), verifier="oracle")
