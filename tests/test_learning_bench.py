@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from j1 import J1Error
-from j1.config import load_config
+from j1.attacks import ATTACKS
+from j1.config import load_config, read_yaml
 from j1.pairs import Pair
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -147,6 +148,9 @@ def test_shipped_recipes_validate() -> None:
         (["arms.grpo.train.trainable_layers=3"], "trainable_layers=3, but .* has 2 decoder layers"),
         (["arms.reference.train.format=multitask"], "the benchmark scores one judge format"),
         (["eval.baselines=[longest]"], "unknown baseline 'longest'"),
+        (["attacks.judges=[warm, nobody]"], "attacks.judges: unknown judge 'nobody'"),
+        (["arms.grpo_adversarial.adversarial=2"], "adversarial=2.0: a share of the pairs"),
+        (["arms.shuffled_long.adversarial=0.5"], "adversarial pairs go with true labels"),
         (
             ["arms.grpo_long.train.grpo.save_steps=15", "arms.grpo_long.curve_every=20"],
             "set grpo.save_steps to a divisor of it",
@@ -165,10 +169,17 @@ def test_bad_stages_are_refused_before_any_compute(
     for name in ("synth_pairs", "judge", "train_stage"):
         monkeypatch.setattr(lr, name, no_compute)
     sets = [f"out={tmp_path / 'lb'}", f"model={tiny_model_dir}"]
-    sets += [f"arms.{a}.train.trainable_layers=1" for a in ("grpo", "grpo_long", "hint", "shuffled")]
+    sets += [f"arms.{a}.train.trainable_layers=1" for a in GRPO_ARMS]
     with pytest.raises(J1Error, match=error):
         lr.run(load_config(LearningConfig, ROOT / "bench" / "learning" / "recipe.yaml", sets + overrides))
     assert not (tmp_path / "lb").exists()
+
+
+GRPO_ARMS = [
+    name
+    for name, arm in read_yaml(ROOT / "bench" / "learning" / "recipe.yaml")["arms"].items()
+    if arm["train"].get("algo", "grpo") == "grpo"
+]
 
 
 def tiny_pairs(path: Path) -> Path:
@@ -200,8 +211,11 @@ def tiny_settings(tmp_path: Path, model: Path) -> list[str]:
         "arm_minutes=5",
         "arms.grpo_long.train.grpo.save_steps=1",
         "arms.grpo_long.curve_every=2",  # checkpoints 1 and 2 saved; 2 judged, 3 is the arm's own judge
+        "arms.shuffled_long.curve_every=0",
+        "arms.grpo_adversarial.curve_every=0",
+        "attacks.pairs=2",
     ]
-    for arm in ("grpo", "grpo_long", "hint", "shuffled"):
+    for arm in GRPO_ARMS:
         sets += [
             f"arms.{arm}.train.trainable_layers=1",  # the tiny model has 2 layers
             *(grpo.format(arm) + s for s in (
@@ -263,6 +277,17 @@ def test_benchmark_smoke_runs_every_arm_caches_and_recomputes(
     assert [(r["step"], r["judge"]) for r in curve] == [(0, "warm"), (2, "grpo_long_step2"), (3, "grpo_long")]
     assert "gain" in curve[1] and curve[2]["gain"]["value"] == s["gains"]["grpo_long"]["value"]
     assert "## Learning curves" in (out / "learning.md").read_text()
+    # the attack suite, for the judges trained with and without adversarial twins
+    assert set(s["attacks"]) == {"warm", "grpo_long", "grpo_adversarial"}
+    for a in s["attacks"].values():
+        assert set(a["asr"]) <= set(ATTACKS) and (Path(a["eval_dir"]) / "predictions.jsonl").is_file()
+    assert "## Attack-success rates" in (out / "learning.md").read_text()
+    adversarial = [
+        json.loads(x) for x in next(out.glob("data_adversarial_*/train_adversarial_*.jsonl")).open()
+    ]
+    twins = [p for p in adversarial if "attack" in p["meta"]]
+    train = (out / "data" / "train.jsonl").read_text().splitlines()
+    assert twins and len(adversarial) == len(train) + len(twins)  # the training pairs and attacked twins
     assert set(s["targets"]) >= {
         "sanity_accuracy",
         "gain_over_warm",

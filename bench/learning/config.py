@@ -38,6 +38,15 @@ class ProbeSettings:
 
 
 @dataclass
+class AttackSettings:
+    """`j1 eval`'s attack suite (`attacks` benchmark) on held-out pairs, for the judges named (off the clock):
+    the attack-success rate per family of a judge trained with and without adversarial pairs."""
+
+    judges: list[str] = field(default_factory=list)  # "warm" and arm names
+    pairs: int = 50  # a seeded sample of held-out pairs, each clean and under every family, both orders
+
+
+@dataclass
 class ArmConfig:
     """One way of training the warm judge further, on the same pairs, for the same wall time."""
 
@@ -47,6 +56,7 @@ class ArmConfig:
     minutes: float | None = None  # training wall time; None = the benchmark's arm_minutes
     clock: bool = False  # part of the timed budget (the headline arm)
     curve_every: int = 0  # judge the checkpoints saved every this many steps too: a held-out learning curve
+    adversarial: float = 0.0  # train on the pairs plus attacked twins of this share (j1 synth's rule)
 
 
 @dataclass
@@ -79,6 +89,7 @@ class LearningConfig:
     eval: EvalSettings = field(default_factory=EvalSettings)
     warm: dict[str, Any] = field(default_factory=dict)  # TrainConfig keys of the warm start (SFT)
     probe: ProbeSettings = field(default_factory=ProbeSettings)
+    attacks: AttackSettings = field(default_factory=AttackSettings)
     arm_minutes: float = 30.0
     arms: dict[str, ArmConfig] = field(default_factory=dict)
     run_arms: list[str] = field(default_factory=list)  # arms to run now (--arms); the rest are read if cached

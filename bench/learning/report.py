@@ -76,9 +76,19 @@ def summarize(cfg: LearningConfig, results: dict[str, Any]) -> dict[str, Any]:
         "arms": arms,
         "timing_s": results["timing_s"],
     }
+    summary["attacks"] = {name: attack_figures(r) for name, r in results.get("attacks", {}).items()}
     summary["comparison"] = comparison(cfg, summary)
     summary["targets"] = targets(cfg, summary)
     return summary
+
+
+def attack_figures(result: dict[str, Any]) -> dict[str, Any]:
+    """A judge's attack-success rate per family (%, CI, n: judgments right on the clean pair) and their mean."""
+    asr = {
+        family: {k: f[k] for k in ("value", "ci95", "n")} for family, f in result["asr"].items() if f.get("n")
+    }
+    mean = round(sum(f["value"] for f in asr.values()) / len(asr), 2) if asr else None
+    return {"eval_dir": result["eval_dir"], "asr": asr, "mean_asr": mean}
 
 
 def heldout_curve(
@@ -245,6 +255,20 @@ def markdown(s: dict[str, Any]) -> str:
             for r in rows:
                 gain = _pm(r["gain"]) if "gain" in r else ""
                 lines.append(f"| {name} | {r['step']} | {_pm(r['consistent_accuracy'])} | {gain} |")
+    attacks = s.get("attacks") or {}
+    if attacks:
+        families = list(dict.fromkeys(f for a in attacks.values() for f in a["asr"]))
+        lines += [
+            "",
+            "## Attack-success rates (held-out pairs; % of judgments right on the clean pair that the attack "
+            "turned, 95% CI)",
+            "",
+            "| judge | " + " | ".join(families) + " | mean |",
+            "|---|" + "---|" * (len(families) + 1),
+        ]
+        for name, a in attacks.items():
+            cells = [_pm(a["asr"][f]) if f in a["asr"] else "" for f in families]
+            lines.append(f"| {name} | " + " | ".join(cells) + f" | {a['mean_asr']} |")
     lines += ["", "## Targets", "", "| target | value | wanted | holds |", "|---|---|---|---|"]
     for name, t in s["targets"].items():
         lines.append(f"| {name} | {t['value']} | {t['target']} | {t['holds']} |")

@@ -116,6 +116,16 @@ def check(cfg: LearningConfig, model_path: str) -> None:
     unknown = [a for a in cfg.run_arms if a not in cfg.arms]
     if unknown:
         raise J1Error(f"unknown arm {unknown[0]!r}; arms in the recipe: {', '.join(cfg.arms)}")
+    unknown = [j for j in cfg.attacks.judges if j != "warm" and j not in cfg.arms]
+    if unknown:
+        raise J1Error(f"attacks.judges: unknown judge {unknown[0]!r}; valid: warm, {', '.join(cfg.arms)}")
+    if cfg.attacks.pairs < 1:
+        raise J1Error(f"attacks.pairs={cfg.attacks.pairs}: a number of held-out pairs, >= 1")
+    for name, arm in cfg.arms.items():
+        if not 0.0 <= arm.adversarial <= 1.0:
+            raise J1Error(f"arm {name}: adversarial={arm.adversarial}: a share of the pairs, from 0 to 1")
+        if arm.adversarial and (arm.hint or arm.labels != "true"):
+            raise J1Error(f"arm {name}: adversarial pairs go with true labels and no hint")
     here = Path(cfg.out)
     warm = train_config(cfg, {"algo": "sft", **cfg.warm}, model_path, here / "x.jsonl", here / "warm", None)
     if warm.algo != "sft":
@@ -292,10 +302,21 @@ def run(cfg: LearningConfig, command: str = "python -m bench.learning") -> Path:
             lambda f: judge(cfg, warm["judge"], files["probe"], f, p.samples, p.temperature),
         )
         for name, arm in cfg.arms.items():
+            if arm.adversarial:  # a cheap, cached file: made whether or not the arm runs now
+                files[f"train_adversarial_{arm.adversarial}"] = adversarial_file(cfg, stages, files, arm)
             result = arm_stage(cfg, stages, name, arm, warm["judge"], files, evaluated, name in cfg.run_arms)
             if result:
                 results["arms"][name], judged = result
                 results["judges"].update(judged)
+        results["attacks"] = {}
+        for name in cfg.attacks.judges:
+            source = warm if name == "warm" else results["arms"].get(name)
+            if source is not None:
+                stage = "warm" if name == "warm" else f"arms/{name}"
+                key = stages.key(f"attacks/{name}", stage, ev, rules, asdict(cfg.attacks))
+                results["attacks"][name] = stages.run(
+                    f"attacks/{name}", key, lambda f, m=source["judge"]: attacked(cfg, m, files["heldout"], f)
+                )
         results["timing_s"] = {name: r.get("seconds") for name, r in _stage_results(results).items()}
         from bench.learning.report import summarize, write_report
 
@@ -316,13 +337,17 @@ def arm_stage(
     selected: bool,
 ) -> tuple[dict[str, Any], dict[str, Any]] | None:
     """Train arm `name` from the warm judge and judge it (when selected), or read its cached results."""
-    train_file = files[
-        "train_hinted" if arm.hint else "train_shuffled" if arm.labels == "shuffled" else "train"
-    ]
+    variant = (
+        "train_hinted" if arm.hint
+        else "train_shuffled" if arm.labels == "shuffled"
+        else f"train_adversarial_{arm.adversarial}" if arm.adversarial
+        else "train"
+    )  # fmt: skip
     minutes = arm.minutes or cfg.arm_minutes
-    tcfg = train_config(cfg, arm.train, warm, train_file, Path(cfg.out) / "arms" / name, minutes)
     stage = f"arms/{name}"
-    key = stages.key(stage, "data", "warm", to_dict(tcfg))
+    tcfg = train_config(cfg, arm.train, warm, files[variant], Path(cfg.out) / "arms" / name, minutes)
+    deps = ("data", "warm", *([f"data_adversarial_{arm.adversarial}"] if arm.adversarial else []))
+    key = stages.key(stage, *deps, to_dict(tcfg))
     if not selected and stages.cached(stage, key) is None:
         return None
     trained = stages.run(stage, key, lambda f: train_stage(tcfg, f))
@@ -337,6 +362,39 @@ def arm_stage(
     if name in cfg.eval.sampled:
         judged[f"{name}_sampled"] = evaluated(name, trained["judge"], heldout, sampled=True, after=stage)
     return trained, judged
+
+
+def adversarial_file(cfg: LearningConfig, stages: Stages, files: dict[str, Path], arm: ArmConfig) -> Path:
+    """The training pairs plus attacked twins of a seeded share of them, drawn by `j1 synth`'s own rule
+    (`attacked_twins`, every attack family): the training file of an arm with `adversarial: share`."""
+    from j1.data_synthesis.run import AdversarialConfig, attacked_twins
+    from j1.train.examples import load_pairs
+
+    def build(folder: Path) -> dict[str, Any]:
+        train = load_pairs(files["train"])
+        twins = attacked_twins(train, AdversarialConfig(share=arm.adversarial), cfg.seed)
+        path = data.write_pairs(folder / f"train_adversarial_{arm.adversarial}.jsonl", [*train, *twins])
+        return {"file": str(path), "pairs": len(train), "attacked_twins": len(twins)}
+
+    stage = f"data_adversarial_{arm.adversarial}"
+    return Path(stages.run(stage, stages.key(stage, "data", arm.adversarial), build)["file"])
+
+
+def attacked(cfg: LearningConfig, model: str, heldout: Path, folder: Path) -> dict[str, Any]:
+    """`j1 eval --benchmark attacks=<held-out pairs>` of `model`: the attack-success rate per family."""
+    from j1.eval.run import EvalConfig, JudgeConfig, load_report
+    from j1.eval.run import run as j1_eval
+
+    judge = JudgeConfig(
+        name=model, backend=cfg.eval.backend, format=cfg.format, max_tokens=cfg.eval.max_tokens,
+        options=cfg.eval.options,
+    )  # fmt: skip
+    ecfg = EvalConfig(
+        out=str(folder), judge=judge, benchmarks=[f"attacks={heldout}"], limit=cfg.attacks.pairs,
+        seed=cfg.seed, baselines=[],
+    )  # fmt: skip
+    j1_eval(ecfg, command="j1 eval (learning benchmark: attacks)")
+    return {"eval_dir": str(folder), "asr": load_report(folder)["benchmarks"]["attacks"]["asr"]}
 
 
 def curve_checkpoints(train_out: Path, every: int, final_step: int) -> list[tuple[int, Path]]:
@@ -364,4 +422,5 @@ def _stage_results(results: dict[str, Any]) -> dict[str, Any]:
         **{f"eval/{k}": v for k, v in results["judges"].items()},
         **{f"train/{k}": v for k, v in results["arms"].items()},
         "probe": results["probe"],
+        **{f"attacks/{k}": v for k, v in results.get("attacks", {}).items()},
     }
