@@ -211,7 +211,8 @@ def tiny_settings(tmp_path: Path, model: Path) -> list[str]:
         "arm_minutes=5",
         "arms.grpo_long.train.grpo.save_steps=1",
         "arms.grpo_long.curve_every=2",  # checkpoints 1 and 2 saved; 2 judged, 3 is the arm's own judge
-        "arms.shuffled_long.curve_every=0",
+        "arms.shuffled_long.train.grpo.save_steps=1",
+        "arms.shuffled_long.curve_every=2",  # the control's curve: grpo_long's points gain a paired vs_control
         "arms.grpo_adversarial.curve_every=0",
         "attacks.pairs=2",
     ]
@@ -219,7 +220,7 @@ def tiny_settings(tmp_path: Path, model: Path) -> list[str]:
         sets += [
             f"arms.{arm}.train.trainable_layers=1",  # the tiny model has 2 layers
             *(grpo.format(arm) + s for s in (
-                f"max_steps={3 if arm in ('grpo', 'grpo_long') else 2}", "bf16=false", "use_vllm=false", "max_completion_length=8", "num_generations=2",
+                f"max_steps={3 if arm in ('grpo', 'grpo_long', 'shuffled_long') else 2}", "bf16=false", "use_vllm=false", "max_completion_length=8", "num_generations=2",
                 "per_device_train_batch_size=8", "vllm_importance_sampling_correction=false",
             )),
         ]  # fmt: skip
@@ -276,6 +277,8 @@ def test_benchmark_smoke_runs_every_arm_caches_and_recomputes(
     curve = s["arms"]["grpo_long"]["heldout_curve"]
     assert [(r["step"], r["judge"]) for r in curve] == [(0, "warm"), (2, "grpo_long_step2"), (3, "grpo_long")]
     assert "gain" in curve[1] and curve[2]["gain"]["value"] == s["gains"]["grpo_long"]["value"]
+    assert [r["vs_control"]["control"] for r in curve[1:]] == ["shuffled_long_step2", "shuffled_long"]
+    assert "vs_control" not in s["arms"]["shuffled_long"]["heldout_curve"][1]
     assert "## Learning curves" in (out / "learning.md").read_text()
     # the attack suite, for the judges trained with and without adversarial twins
     assert set(s["attacks"]) == {"warm", "grpo_long", "grpo_adversarial"}

@@ -64,6 +64,10 @@ def summarize(cfg: LearningConfig, results: dict[str, Any]) -> dict[str, Any]:
             "reward_curve": arm.get("reward_curve") or [],
             "heldout_curve": heldout_curve(name, arm.get("steps") or 0, judges, outcomes, cfg.seed),
         }
+    control = arms.get(cfg.targets.control_arm, {}).get("heldout_curve", [])
+    for arm in arms.values():
+        if arm["labels"] == "true" and not arm["hint"] and arm["heldout_curve"] and control:
+            versus_control(arm["heldout_curve"], control, outcomes, cfg.seed)
     probe = stats.sampled_accuracy(stats.outcomes(results["probe"]["eval_dir"]))
     summary = {
         "model": cfg.model,
@@ -115,6 +119,20 @@ def heldout_curve(
             }
         )
     return rows
+
+
+def versus_control(
+    rows: list[dict[str, Any]], control: list[dict[str, Any]], outcomes: dict[str, Any], seed: int
+) -> None:
+    """Add to each curve point after step 0 the paired gain over the control arm's judge at the same step
+    (`vs_control`): what the true labels add over GRPO on coin-flip labels, on the same held-out pairs."""
+    at = {r["step"]: r["judge"] for r in control}
+    for r in rows:
+        if r["step"] and r["step"] in at:
+            r["vs_control"] = {
+                "control": at[r["step"]],
+                **stats.paired_gain(outcomes[r["judge"]], outcomes[at[r["step"]]], seed),
+            }
 
 
 def comparison(cfg: LearningConfig, s: dict[str, Any]) -> list[dict[str, Any]]:
@@ -248,13 +266,14 @@ def markdown(s: dict[str, Any]) -> str:
             "",
             "## Learning curves (held-out, greedy, checkpoints of one run)",
             "",
-            "| arm | step | consistent acc. [95% CI] | gain vs warm [95% CI] |",
-            "|---|---|---|---|",
+            "| arm | step | consistent acc. [95% CI] | gain vs warm [95% CI] | gain vs the control at that step |",
+            "|---|---|---|---|---|",
         ]
         for name, rows in curves.items():
             for r in rows:
                 gain = _pm(r["gain"]) if "gain" in r else ""
-                lines.append(f"| {name} | {r['step']} | {_pm(r['consistent_accuracy'])} | {gain} |")
+                ctl = f"{_pm(r['vs_control'])} (vs {r['vs_control']['control']})" if "vs_control" in r else ""
+                lines.append(f"| {name} | {r['step']} | {_pm(r['consistent_accuracy'])} | {gain} | {ctl} |")
     attacks = s.get("attacks") or {}
     if attacks:
         families = list(dict.fromkeys(f for a in attacks.values() for f in a["asr"]))
