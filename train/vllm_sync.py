@@ -82,6 +82,21 @@ def reload_sync(vg: Any) -> None:
     vg.llm.collective_rpc("reload_weights", kwargs={"weights_iterator": weights})
     retie(vg.llm.llm_engine.model_executor.driver_worker.model_runner.model)
     vg.llm.reset_prefix_cache()
+    trim_heap()
+
+
+def trim_heap() -> None:
+    """Give freed heap memory back to the OS (glibc `malloc_trim`; elsewhere nothing). Each reload frees a
+    model's worth of repacked tensors; without a trim the RSS of a SmolLM2 GRPO run grew ~0.13 GB a step
+    (7.7 -> 13.4 GB over 45 steps), enough to OOM a long run beside other work (docs/results.md has the
+    figures with the trim)."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    libc = ctypes.CDLL(name) if name else None
+    if libc is not None and hasattr(libc, "malloc_trim"):
+        libc.malloc_trim(0)
 
 
 def use_reload_sync(vg: Any) -> None:
