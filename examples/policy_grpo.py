@@ -23,7 +23,7 @@ from typing import Annotated, Any
 import typer
 
 from j1.config import load_config
-from j1.group import cached, check_names, client_judge, group_reward
+from j1.group import cached, client_judge, group_reward
 
 log = logging.getLogger("policy_grpo")
 RECIPE = Path(__file__).with_suffix(".yaml")
@@ -92,22 +92,21 @@ def run(cfg: PolicyRun, command: str) -> Path:
     from j1.models import resolve_model
     from j1.train.callbacks import MetricsCallback
     from j1.train.config import resolve_bf16
+    from j1.train.session import checkpoint_step
     from j1.train.vllm_sync import close_colocated, cpu_colocate
 
-    check_names(cfg.reward.schedule, cfg.reward.scoring)
     out = Path(cfg.out)
     client = JudgeClient(cfg.judge_url, api_key=cfg.reward.api_key, timeout=cfg.reward.timeout)
-    log.info("judge at %s: %s", cfg.judge_url, client.health())  # no judge, no run: fails before any compute
+    judge = cached(client_judge(client, batch_size=cfg.reward.batch_size, **cfg.reward.options))
+    r = cfg.reward  # its names are checked here, the judge's health next: both before any compute
+    reward = group_reward(judge, r.schedule, r.scoring, r.k, verifier=r.verifier)
+    log.info("judge at %s: %s", cfg.judge_url, client.health())
     rows = prompt_rows(cfg.prompts)
     policy = resolve_model(cfg.policy)
     args = {"logging_steps": 1, "report_to": [], "seed": cfg.prompts.seed, **cfg.grpo}
     resolve_bf16(args)
     with RunManifest(out, command, cfg) as manifest:  # one writer per folder: a second run fails at once
         manifest.add_model("policy", policy)
-        judge = cached(client_judge(client, batch_size=cfg.reward.batch_size, **cfg.reward.options))
-        reward = group_reward(
-            judge, cfg.reward.schedule, cfg.reward.scoring, cfg.reward.k, verifier=cfg.reward.verifier
-        )
         checkpoints = out / "checkpoints"
         last = get_last_checkpoint(str(checkpoints)) if checkpoints.is_dir() else None  # a rerun continues
         targs = GRPOConfig(output_dir=str(checkpoints), **args)
@@ -117,7 +116,11 @@ def run(cfg: PolicyRun, command: str) -> Path:
                 reward_funcs=[reward],
                 args=targs,
                 train_dataset=Dataset.from_list(rows),
-                callbacks=[MetricsCallback(out / "metrics.jsonl", resume_step=_step(last))],
+                callbacks=[
+                    MetricsCallback(
+                        out / "metrics.jsonl", resume_step=checkpoint_step(last) if last else None
+                    )
+                ],
             )
         finish(trainer)
         trainer.train(resume_from_checkpoint=last)
@@ -128,10 +131,6 @@ def run(cfg: PolicyRun, command: str) -> Path:
         manifest.extra["summary"] = summary(steps)
     client.close()
     return out
-
-
-def _step(checkpoint: str | None) -> int | None:
-    return int(checkpoint.rsplit("-", 1)[1]) if checkpoint else None
 
 
 def summary(steps: list[dict[str, Any]], seed: int = 0) -> dict[str, Any]:

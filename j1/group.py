@@ -50,6 +50,7 @@ class GroupResult:
     dropped: int  # comparisons with an order that did not parse
     parse_failures: int  # orders that did not parse
     outcomes: list[tuple[int, int, float | None]] = field(default_factory=list)  # (i, j, i's score)
+    groups: list[list[int]] = field(default_factory=list)  # a batch's rollout indices, one list per group
 
     @property
     def parse_failure_rate(self) -> float:
@@ -255,7 +256,7 @@ def score_batch(
     groups: dict[tuple[str, str | None], list[int]] = {}
     for n, prompt in enumerate(prompts):
         groups.setdefault((prompt, anchors[n] if schedule == "anchor" else None), []).append(n)  # type: ignore[index]
-    total = GroupResult([None] * len(prompts), 0, 0, 0, 0)
+    total = GroupResult([None] * len(prompts), 0, 0, 0, 0, groups=list(groups.values()))
     for g, ((prompt, anchor_text), rows) in enumerate(groups.items()):
         texts = [completions[n] for n in rows]
         result = score_group(judge, prompt, texts, schedule, scoring, k, anchor_text, seed + g)
@@ -408,10 +409,7 @@ def group_reward(
                 checked = [c for c in correct if c is not None]
                 if checked:  # the policy's progress where answers can be checked (the group reward's mean
                     log_metric("verifier/correct_rate", sum(checked) / len(checked))  # is 0.5 by design)
-                groups: dict[str, list[int]] = {}
-                for n, text in enumerate(texts):
-                    groups.setdefault(text, []).append(n)
-                agreement, pairs = verifier_agreement(list(groups.values()), result.rewards, correct)
+                agreement, pairs = verifier_agreement(result.groups, result.rewards, correct)
                 log_metric("judge/verifier_pairs", float(pairs))
                 if agreement is not None:
                     log_metric("judge/verifier_agreement", agreement)

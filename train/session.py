@@ -65,7 +65,7 @@ class Session:
         return [e.row() for e in self.examples]
 
     def callbacks(self, stage: str = "", step_offset: int = 0) -> list[Any]:
-        step = _checkpoint_step(self.resume_from) if self.resume_from else None
+        step = checkpoint_step(self.resume_from) if self.resume_from else None
         metrics = MetricsCallback(
             self.out / "metrics.jsonl", resume_step=step, stage=stage, step_offset=step_offset
         )
@@ -85,7 +85,7 @@ class Session:
         """`trainer.train()`, resumed from the last checkpoint when there is one. A run stopped after its
         last step (killed while its judge was saved or evaluated) is not trained again: resumed at
         `max_steps`, transformers takes one step past it; the checkpoint's weights are loaded instead."""
-        done = _checkpoint_step(self.resume_from) if self.resume_from else 0
+        done = checkpoint_step(self.resume_from) if self.resume_from else 0
         if self.resume_from and 0 < trainer.args.max_steps <= done:
             log.info("resume: %s already holds the last step (%d); loading it", self.resume_from, done)
             trainer._load_from_checkpoint(self.resume_from)
@@ -176,7 +176,7 @@ def is_main_process() -> bool:
     return int(os.environ.get("RANK", "0")) == 0
 
 
-def _checkpoint_step(path: str) -> int:
+def checkpoint_step(path: str) -> int:
     state = Path(path) / "trainer_state.json"
     return int(json.loads(state.read_text())["global_step"]) if state.is_file() else 0
 
