@@ -2,7 +2,8 @@
 
 A judge turns tasks (prompt, response A, response B) into `Decision`s: the raw outputs, their parses, and
 one verdict per task ("A", "B", "tie" or None when nothing parsed), and with token log-probabilities
-(`logprobs`) the soft verdict P(A) of `j1.formats.soft`. With N samples the verdict is the
+(`logprobs`) the soft verdict P(A) of `j1.formats.soft` (pointwise formats: each response's expected score
+and P(A) = P(score_A > score_B), ties half, from the score distributions). With N samples the verdict is the
 majority over parsed samples (self-consistency@N; equal votes = tie) and `agreement` is the majority's
 share, a confidence. Pointwise judges score each response on its own, each distinct (prompt, response)
 once, and the verdict compares mean scores (mean-score@N).
@@ -22,7 +23,12 @@ from typing import Any
 from j1 import J1Error
 from j1.backends import Backend, SamplingParams
 from j1.formats import JudgeFormat, Judgment, get_format
-from j1.formats.soft import mean_verdict_probability
+from j1.formats.soft import (
+    expected_score,
+    mean_score_distribution,
+    mean_verdict_probability,
+    win_probability,
+)
 
 
 @dataclass
@@ -40,6 +46,7 @@ class Decision:
     agreement: float | None = None
     scores: dict[str, float] = field(default_factory=dict)  # pointwise / score formats: mean per side
     p_a: float | None = None  # soft verdict: the mean over samples of P(A) (needs logprobs), else None
+    expected_scores: dict[str, float] = field(default_factory=dict)  # pointwise with logprobs: per side
 
 
 def majority(verdicts: list[str | None]) -> tuple[str | None, float | None]:
@@ -134,18 +141,32 @@ class ModelJudge:
     def _pointwise(self, tasks: list[Task]) -> list[Decision]:
         keys = list(dict.fromkeys((t.prompt, r) for t in tasks for r in (t.response_a, t.response_b)))
         convs = [self.fmt.messages(p, response=r) for p, r in keys]
-        scored: dict[tuple[str, str], tuple[list[str], list[Judgment]]] = {}
+        scored: dict[tuple[str, str], tuple[list[str], list[Judgment], Any]] = {}
         for key, gen in zip(keys, self.backend.generate(convs, self.params), strict=True):
             raw = [s.text for s in gen.samples]
-            scored[key] = (raw, [self.fmt.parse(r) for r in raw])
+            scored[key] = (raw, [self.fmt.parse(r) for r in raw], mean_score_distribution(gen.samples))
         out = []
         for t in tasks:
-            (raw_a, ja), (raw_b, jb) = scored[(t.prompt, t.response_a)], scored[(t.prompt, t.response_b)]
+            (raw_a, ja, da), (raw_b, jb, db) = (
+                scored[(t.prompt, t.response_a)],
+                scored[(t.prompt, t.response_b)],
+            )
             a, b = _mean_scores(ja, ("score",)).get("score"), _mean_scores(jb, ("score",)).get("score")
             verdict = None if a is None or b is None else "A" if a > b else "B" if b > a else "tie"
             parsed = [j.parse_ok for j in ja + jb]
             scores = {k: v for k, v in (("A", a), ("B", b)) if v is not None}
-            out.append(Decision(verdict, raw_a + raw_b, ja + jb, sum(parsed) / len(parsed), scores))
+            expected = {k: e for k, d in (("A", da), ("B", db)) if (e := expected_score(d)) is not None}
+            out.append(
+                Decision(
+                    verdict,
+                    raw_a + raw_b,
+                    ja + jb,
+                    sum(parsed) / len(parsed),
+                    scores,
+                    win_probability(da, db),
+                    expected,
+                )  # fmt: skip
+            )
         return out
 
 

@@ -135,6 +135,7 @@ def _row(judge: str, bench: str, item: Any, k: int, order: str, decision: Any) -
         "agreement": decision.agreement,
         "scores": decision.scores,
         "p_a": decision.p_a,
+        **({"expected_scores": decision.expected_scores} if decision.expected_scores else {}),
         "label": item.label,
     }
 

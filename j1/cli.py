@@ -201,7 +201,11 @@ def eval_(
     temperature: Annotated[float | None, typer.Option()] = None,
     max_tokens: Annotated[int | None, typer.Option()] = None,
     logprobs: Annotated[
-        int | None, typer.Option(help="Top-k log-probabilities per token: soft verdicts P(A), calibration.")
+        int | None,
+        typer.Option(
+            help="Top-k log-probabilities per token: soft verdicts P(A) (pointwise: expected scores), "
+            "calibration."
+        ),
     ] = None,
     limit: Annotated[int | None, typer.Option(help="A seeded sample of N items per benchmark.")] = None,
     subset: Annotated[list[str] | None, typer.Option(help="Only these subsets; repeatable.")] = None,

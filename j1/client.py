@@ -192,7 +192,8 @@ class JudgeClient:
         return self._request("POST", "/v1/judge/pairwise", body)
 
     def pointwise(self, prompt: str, response: str, **options: Any) -> dict[str, Any]:
-        """Options: samples, temperature, max_tokens, include_raw."""
+        """Options: samples, temperature, max_tokens, include_raw, soft (the `expected_score` at the judge's
+        score token, from log-probabilities)."""
         body = {"prompt": prompt, "response": response} | _options(**options)
         return self._request("POST", "/v1/judge/pointwise", body)
 
@@ -302,7 +303,9 @@ def judge_reward(
     """A TRL reward function `f(prompts, completions, **columns) -> list[float | None]` backed by a served
     judge (one batch request per `batch_size` completions).
 
-    - `pointwise`: the judge's score of each completion, divided by 10 when `normalize` (so in [0, 1]).
+    - `pointwise`: the judge's score of each completion, divided by 10 when `normalize` (so in [0, 1]);
+      with `soft`, its expected score under the judge's own distribution at the score token instead (a
+      graded reward between the integers the judge writes).
     - `pairwise`: each completion (as A) against the dataset column `reference_key` (as B), in both orders
       by default: 1.0 when the judge prefers the completion, 0.0 when it prefers the reference, `tie` for
       a tie (or orders that disagree). With `soft`, the judge's own probability that the completion is
@@ -314,10 +317,6 @@ def judge_reward(
         raise J1Error(f"judge_reward: mode must be 'pointwise' or 'pairwise', got {mode!r}")
     if batch_size < 1:
         raise J1Error(f"judge_reward: batch_size must be >= 1, got {batch_size}")
-    if soft and mode != "pairwise":
-        raise J1Error(
-            "judge_reward: soft rewards are pairwise (P(A) at the verdict token): set mode='pairwise'"
-        )
     judge = client or JudgeClient(base_url, api_key=api_key, **client_options)
     opts = _options(samples=samples, temperature=temperature, max_tokens=max_tokens)
     wins = {"A": 1.0, "B": 0.0, "tie": tie}
@@ -332,8 +331,10 @@ def judge_reward(
         rewards: list[float | None] = []
         if mode == "pointwise":
             for i in range(0, len(texts), batch_size):
-                for r in judge.pointwise_batch(texts[i : i + batch_size], **opts):
-                    score = r["score"]
+                for r in judge.pointwise_batch(
+                    texts[i : i + batch_size], **opts, **({"soft": True} if soft else {})
+                ):
+                    score = r.get("expected_score") if soft else r["score"]
                     rewards.append(None if score is None else score / 10 if normalize else score)
         else:
             refs = columns.get(reference_key)

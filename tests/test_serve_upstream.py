@@ -80,6 +80,13 @@ class Upstream:
                       "top_logprobs": [{head: 0.0}, {"[[": 0.0}, {pick: math.log(0.9), other: math.log(0.1)},
                                        {"]]</answer>": 0.0}]}  # fmt: skip
                 choices = [c | {"logprobs": lp} for c in choices]
+            if body.get("logprobs") and "<score>" in text:  # 0.8 on the scripted score, 0.2 on the other
+                head, rest = text.split("<score>")
+                value, other = rest.split("</score>")[0], "2" if "9" in rest else "9"
+                lp = {"tokens": [head + "<score>", value, "</score>"],
+                      "top_logprobs": [{head + "<score>": 0.0}, {value: math.log(0.8), other: math.log(0.2)},
+                                       {"</score>": 0.0}]}  # fmt: skip
+                choices = [c | {"logprobs": lp} for c in choices]
             usage = {"prompt_tokens": 100, "completion_tokens": 12 * len(choices)}
             return {
                 "id": "x",
@@ -198,6 +205,16 @@ def test_soft_verdicts_from_the_upstreams_logprobs(server: ServerProcess, upstre
     soft = judge_reward(server.url, mode="pairwise", reference_key="reference", soft=True)
     out = soft([PROMPT] * 3, [GOOD, BAD, "41"], reference=[BAD, GOOD, "40"])
     assert out == pytest.approx([0.9, 0.1, 0.5])  # the position-biased judge: 0.9 for A in each order
+
+
+def test_expected_scores_from_the_upstreams_logprobs(server: ServerProcess, upstream: Upstream) -> None:
+    with JudgeClient(server.url) as judge:
+        r = judge.pointwise(PROMPT, GOOD, soft=True)
+        assert upstream.requests[-1][1]["logprobs"] == 5
+        assert r["score"] == 9 and r["expected_score"] == pytest.approx(9 * 0.8 + 2 * 0.2)
+        assert judge.pointwise(PROMPT, GOOD)["expected_score"] is None  # soft is opt-in
+    soft = judge_reward(server.url, mode="pointwise", soft=True)
+    assert soft([PROMPT] * 2, [GOOD, BAD]) == pytest.approx([0.76, 0.34])
 
 
 def test_passthrough_with_the_openai_client(server: ServerProcess, upstream: Upstream) -> None:

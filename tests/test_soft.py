@@ -10,7 +10,13 @@ import pytest
 
 from j1.backends import SamplingParams, make_backend
 from j1.eval.calibration import calibration
-from j1.formats.soft import verdict_probability
+from j1.formats.soft import (
+    expected_score,
+    mean_score_distribution,
+    score_distribution,
+    verdict_probability,
+    win_probability,
+)
 
 LN = math.log
 
@@ -53,6 +59,63 @@ def test_letter_merged_with_its_brackets_and_leading_space() -> None:
 )
 def test_no_verdict_token_is_none(toks) -> None:  # noqa: ANN001
     assert verdict_probability(toks) is None
+
+
+def test_score_distribution_at_the_first_digit() -> None:
+    toks = output(
+        ("<think>fine</think>", {}),
+        ("<score>", {}),
+        ("7", {"7": LN(0.5), "8": LN(0.3), "x": LN(0.1), "12": LN(0.05)}),  # "x", 12: not scores
+        ("</score>", {}),
+    )
+    dist = score_distribution(toks)
+    assert dist == pytest.approx({7.0: 0.625, 8.0: 0.375})
+    assert expected_score(dist) == pytest.approx(7.375)
+
+
+def test_score_written_over_several_tokens_counts_whole() -> None:
+    # SmolLM2 writes "10" as "1", "0" and "7.5" as "7", ".", "5": the written token is the whole score
+    ten = output(("</think><score>", {}), ("1", {"1": LN(0.8), "9": LN(0.2)}), ("0", {}), ("</score>", {}))
+    assert score_distribution(ten) == pytest.approx({9.0: 0.2, 10.0: 0.8})
+    half = output(
+        ("</think><score> ", {}), ("7", {"7": LN(0.6), " 6": LN(0.4)}), (".", {}), ("5", {}), ("</score>", {})
+    )
+    assert score_distribution(half) == pytest.approx({6.0: 0.4, 7.5: 0.6})
+    merged = output(
+        ("</think><score", {}), (">8", {">8": LN(0.7), ">3": LN(0.3), "8": LN(0.5)}), ("</score>", {})
+    )
+    assert score_distribution(merged) == pytest.approx({3.0: 0.3, 8.0: 0.7})
+
+
+@pytest.mark.parametrize(
+    "toks",
+    [
+        None,
+        output(("<think><score>7</score>", {}), ("still thinking", {})),
+        output(("<score>7</score></think>", {}), ("no score after the reasoning", {})),
+        output(("</think><score>", {}), ("7", {"x": 0.0}), ("</score>", {})),
+        output(("</think><score>", {}), ("high", {"high": 0.0}), ("</score>", {})),
+    ],
+)
+def test_no_score_token_is_none(toks) -> None:  # noqa: ANN001
+    assert score_distribution(toks) is None
+
+
+def test_score_mixture_and_win_probability() -> None:
+    class S:
+        def __init__(self, toks: list | None) -> None:
+            self.logprobs = toks
+
+    def scored(value: str, p: float, other: str) -> S:
+        return S(output(("</think><score>", {}), (value, {value: LN(p), other: LN(1 - p)}), ("</score>", {})))
+
+    mixed = mean_score_distribution([scored("8", 0.999999, "2"), scored("2", 0.5, "8"), S(None)])
+    assert mixed == pytest.approx({2.0: 0.25, 8.0: 0.75}, abs=1e-5)
+    assert mean_score_distribution([S(None)]) is None
+    assert win_probability({8.0: 1.0}, {7.0: 0.5, 9.0: 0.5}) == pytest.approx(0.5)
+    assert win_probability({5.0: 1.0}, {5.0: 1.0}) == pytest.approx(0.5)  # equal scores: half
+    assert win_probability({5.0: 0.5, 9.0: 0.5}, {3.0: 1.0}) == pytest.approx(1.0)
+    assert win_probability(None, {3.0: 1.0}) is None
 
 
 def test_calibration_brier_ece_and_bins() -> None:
@@ -140,3 +203,52 @@ def test_eval_reports_calibration_of_soft_verdicts(tmp_path: Path, monkeypatch: 
     )
     assert "calibration of P(verdict)" in (out / "report.md").read_text()
     assert (out / "calibration_pairs.png").stat().st_size > 1000
+
+
+class PointwiseBackend:
+    """Scores "right" 8 (P 0.9, else 3) and "wrong" 3 (P 0.6, else 8)."""
+
+    def generate(self, convs, params):  # noqa: ANN001, ANN201
+        from j1.backends.base import Generation, Sample
+
+        out = []
+        for conv in convs:
+            right = "right" in conv[-1]["content"].split("[The Start of the Assistant's Answer]")[-1]
+            value, other, p = ("8", "3", 0.9) if right else ("3", "8", 0.6)
+            toks = [
+                ("<think>t</think><score>", {}),
+                (value, {value: LN(p), other: LN(1 - p)}),
+                ("</score>", {}),
+            ]
+            text = "".join(t for t, _ in toks)
+            out.append(Generation("p", 1, [Sample(text, 3, "stop", toks)] * params.n))
+        return out
+
+    def close(self) -> None:
+        pass
+
+
+def test_eval_pointwise_expected_scores_and_win_probability(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    import j1.backends
+    from j1.config import load_config
+    from j1.eval.run import EvalConfig, run
+
+    monkeypatch.setattr(j1.backends, "make_backend", lambda *a, **k: PointwiseBackend())
+    monkeypatch.setattr("j1.eval.run.resolve_model", lambda m: m)
+    row = {"id": "p0", "source": "chat", "prompt": "Say hi.", "chosen": "right", "rejected": "wrong"}
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text(json.dumps(row) + "\n")
+    sets = [f"out={tmp_path / 'out'}", "judge.name=scripted", "judge.format=pointwise", "judge.logprobs=2"]
+    out = run(load_config(EvalConfig, None, [*sets, f"benchmarks=[pairs={pairs}]", "baselines=[]"]))
+    preds = {r["order"]: r for r in map(json.loads, (out / "predictions.jsonl").read_text().splitlines())}
+    # right: 8 x 0.9 + 3 x 0.1 = 7.5; wrong: 3 x 0.6 + 8 x 0.4 = 5.0
+    # P(right > wrong) = 0.9 x 0.6 + 0.5 x (0.9 x 0.4 + 0.1 x 0.6) = 0.54 + 0.21 = 0.75
+    assert preds["ab"]["expected_scores"] == pytest.approx({"A": 7.5, "B": 5.0})
+    assert preds["ab"]["p_a"] == pytest.approx(0.75) and preds["ba"]["p_a"] == pytest.approx(0.25)
+    assert preds["ab"]["scores"] == {"A": 8.0, "B": 3.0}
+    cal = json.loads((out / "report.json").read_text())["benchmarks"]["pairs"]["calibration"]
+    assert cal["n"] == 2 and cal["brier"] == pytest.approx(0.0625)

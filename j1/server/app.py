@@ -66,7 +66,7 @@ def _options(body: Any) -> Options:
         temperature=body.temperature,
         max_tokens=body.max_tokens,
         include_raw=body.include_raw,
-        soft=getattr(body, "soft", False),
+        soft=body.soft,
     )
 
 

@@ -13,7 +13,8 @@ verdict is null (unparseable): a judge's failure is never reported as a tie or a
 
 Soft verdicts (`soft`): the engine returns token log-probabilities and each order reports the judge's
 P(A) at its verdict token (`j1.formats.soft`, mapped back to the caller's A for the swapped order);
-`probability_a` is their mean, a graded reward where a 0/1 verdict is too coarse.
+`probability_a` is their mean, a graded reward where a 0/1 verdict is too coarse. A pointwise judgment
+with `soft` adds `expected_score`, the score's mean under the judge's own distribution at its score token.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import Any
 
 from j1.backends.base import Generation, SamplingParams
 from j1.formats import Judgment, get_format
-from j1.formats.soft import mean_verdict_probability
+from j1.formats.soft import expected_score, mean_score_distribution, mean_verdict_probability
 from j1.server.config import ServeConfig
 from j1.server.engines import Engine, InputRejected
 from j1.server.metrics import Metrics
@@ -40,7 +41,7 @@ class Options:
     temperature: float | None = None
     max_tokens: int | None = None
     include_raw: bool = False
-    soft: bool = False  # pairwise: the judge's P(A) from token log-probabilities (j1.formats.soft)
+    soft: bool = False  # from token log-probabilities (j1.formats.soft): P(A), or the expected score
 
 
 def swapped(j: Judgment) -> Judgment:
@@ -218,4 +219,6 @@ class JudgeService:
         }
         if opts.include_raw:
             out["raw"] = [s.text for s in gen.samples]
+        if opts.soft:
+            out["expected_score"] = expected_score(mean_score_distribution(gen.samples))
         return out

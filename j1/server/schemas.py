@@ -39,13 +39,15 @@ def request_models(cfg: ServeConfig) -> RequestModels:
         )
         max_tokens: int | None = Field(None, ge=1, le=cfg.max_tokens_limit, description="Judge output budget")
         include_raw: bool = Field(False, description="Return the judge's raw outputs")
+        soft: bool = Field(
+            False,
+            description="From log-probabilities: pairwise, the judge's P(A) at its verdict token; "
+            "pointwise, the expected score at its score token",
+        )
 
     class PairwiseOptions(PointwiseOptions):
         both_orders: bool = Field(
             cfg.both_orders, description="Also judge the swapped pair; report agreement"
-        )
-        soft: bool = Field(
-            False, description="Also return the judge's P(A) at its verdict token (from log-probabilities)"
         )
 
     class PairwiseItem(BaseModel):
@@ -119,6 +121,9 @@ class PointwiseResult(BaseModel):
     model: str
     usage: Usage
     raw: list[str] | None = None
+    expected_score: float | None = Field(
+        None, description="soft: the mean over samples of the expected score at the score token"
+    )
 
 
 class PairwiseBatchResult(BaseModel):
