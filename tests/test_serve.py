@@ -456,6 +456,41 @@ def test_graceful_shutdown_drains_in_flight_requests(tiny_model_dir: Path, tmp_p
         assert s.connect_ex(("127.0.0.1", srv.port)) != 0
 
 
+def test_shutdown_under_load_answers_every_request_within_the_bound(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """SIGTERM with 6 requests waiting in a 4 s batch window and a 3 s shutdown timeout: each gets an answer
+    (200 or 503, never a dropped connection) within the timeout (4.5 s under load), and the server exits."""
+    srv = start(tiny_model_dir, tmp_path, "--option", "batch_wait_ms=4000", "--shutdown-timeout", "3")
+    results: list[object] = []
+
+    def call() -> None:
+        try:
+            results.append(httpx.post(f"{srv.url}/v1/judge/pairwise", json=PAIR | SHORT, timeout=60))
+        except httpx.HTTPError as e:
+            results.append(e)
+
+    threads = [threading.Thread(target=call) for _ in range(6)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 30
+    while metric(srv, "j1_queue_prompts") < 6 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    srv.terminate()
+    t0 = time.monotonic()
+    for t in threads:
+        t.join(30)
+    answered = time.monotonic() - t0
+    assert srv.proc is not None and srv.proc.wait(timeout=30) == 0, srv.log()
+    exited = time.monotonic() - t0
+    assert all(isinstance(r, httpx.Response) for r in results), results
+    assert sorted({r.status_code for r in results}) in ([200], [503], [200, 503]), results
+    for r in results:
+        if r.status_code == 503:
+            assert "shutting down" in r.json()["error"]["message"]
+    assert len(results) == 6 and answered < 4.5 and exited < 15, (answered, exited)
+
+
 # -- command line ----------------------------------------------------------------------------------
 
 

@@ -9,8 +9,9 @@ and OpenAI routes need the API key when one is set; health, metrics and docs are
 Every error is JSON `{"error": {"type", "message", "details"?}}`: 401 no/wrong key, 404 unknown route or
 model, 413 body too large, 422 malformed JSON / unknown field / wrong type / text too long / a prompt too
 long for the judge's context, 429 queue full (with Retry-After), 503 engine unavailable, 504 timeout.
-On SIGTERM or Ctrl-C uvicorn stops accepting connections, lets in-flight requests finish (up to
-`shutdown_timeout` s), then the engine is closed.
+On SIGTERM or Ctrl-C uvicorn stops accepting connections and in-flight requests may finish for up to
+`shutdown_timeout` s minus a second; the ones still running then are answered 503 (new requests on open
+connections at once), and the engine is closed: every request gets an answer within that bound.
 """
 
 # No `from __future__ import annotations` here: FastAPI reads the route annotations at runtime, and the
@@ -214,16 +215,24 @@ def _check_port(host: str, port: int) -> None:
             raise J1Error(f"cannot listen on {host}:{port}: {e.strerror} (pick another --port)") from e
 
 
-def _server_class() -> type:
+DRAIN_MARGIN = 1.0  # seconds between answering the last requests 503 and uvicorn's own cancel
+
+
+def _server_class(gate: Gate, shutdown_timeout: float) -> type:
     import uvicorn
 
     class Server(uvicorn.Server):
         """uvicorn re-raises SIGTERM / SIGINT after its graceful shutdown (the process then dies by the
-        signal); here a drained shutdown is a normal exit (status 0)."""
+        signal); here a drained shutdown is a normal exit (status 0). The gate answers what is still
+        running 503 just before uvicorn would cancel it (a dropped connection)."""
 
         def handle_exit(self, sig: int, frame: Any) -> None:
+            if not self.should_exit:
+                window = max(shutdown_timeout - DRAIN_MARGIN, 0.0)
+                loop = asyncio.get_event_loop()
+                loop.call_soon_threadsafe(gate.drain, window)
             super().handle_exit(sig, frame)
-            if sig in (signal.SIGTERM, signal.SIGINT):
+            if sig in (signal.SIGTERM, signal.SIGINT) and sig in self._captured_signals:
                 self._captured_signals.remove(sig)
             log.info("j1 serve: %s received; draining in-flight requests", signal.Signals(sig).name)
 
@@ -234,7 +243,6 @@ def serve(cfg: ServeConfig) -> None:
     """Run the server until SIGTERM / Ctrl-C; in-flight requests finish before the engine closes."""
     import uvicorn
 
-    _Server = _server_class()
     cfg.check()
     _check_port(cfg.host, cfg.port)  # before minutes of engine start-up, not after
     if cfg.host not in ("127.0.0.1", "localhost", "::1") and not cfg.api_key:
@@ -242,6 +250,7 @@ def serve(cfg: ServeConfig) -> None:
             "serving on %s without an API key: anyone who reaches this port can use the judge", cfg.host
         )
     app = create_app(cfg)
+    _Server = _server_class(app.state.gate, cfg.shutdown_timeout)
     config = uvicorn.Config(
         app,
         host=cfg.host,

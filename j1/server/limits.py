@@ -11,6 +11,9 @@
   over `queue_size` is refused at once with 429 and `Retry-After` (a request larger than the whole queue
   is let in alone when the queue is empty). Admitted work runs under `request_timeout` (504 beyond; the
   engine request is cancelled - vLLM aborts it, the hf worker skips it unless its batch already started).
+  On shutdown (`drain`), a request that arrives is refused with 503 and one still running when the drain
+  window closes is answered 503 ("shutting down"), so every in-flight request gets an answer before the
+  server exits: none hangs and none sees its connection dropped.
 """
 
 from __future__ import annotations
@@ -149,6 +152,18 @@ class Gate:
     def __init__(self, capacity: int, timeout: float, metrics: Metrics) -> None:
         self.capacity, self.timeout, self.metrics = capacity, timeout, metrics
         self.used = 0  # touched only from the event loop's thread
+        self.closing = False
+        self._closed: asyncio.Event | None = None  # set when the drain window ends
+
+    def _closed_event(self) -> asyncio.Event:
+        if self._closed is None:
+            self._closed = asyncio.Event()
+        return self._closed
+
+    def drain(self, window: float) -> None:
+        """From the event loop's thread: refuse new work now, answer running work 503 after `window` s."""
+        self.closing = True
+        asyncio.get_running_loop().call_later(max(window, 0.0), self._closed_event().set)
 
     def enter(self, cost: int) -> None:
         """Admit `cost` prompts or refuse with 429; every `enter` needs its `leave`."""
@@ -168,12 +183,24 @@ class Gate:
         self.metrics.queue.set(self.used)
 
     async def run(self, cost: int, work: Callable[[], Awaitable[T]]) -> T:
-        """`work()` admitted with `cost` prompts, under the request timeout."""
+        """`work()` admitted with `cost` prompts, under the request timeout and the shutdown drain."""
+        if self.closing:
+            self.metrics.rejected.labels("shutdown").inc()
+            raise HTTPException(503, "the server is shutting down: retry on another replica or later")
         self.enter(cost)
+        task = asyncio.ensure_future(work())
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())  # retrieved: no log noise
+        closed = asyncio.ensure_future(self._closed_event().wait())
         try:
-            return await asyncio.wait_for(work(), self.timeout)
-        except asyncio.TimeoutError:
+            done, _ = await asyncio.wait({task, closed}, timeout=self.timeout, return_when="FIRST_COMPLETED")
+            if task in done:
+                return task.result()
+            if closed in done:
+                self.metrics.rejected.labels("shutdown").inc()
+                raise HTTPException(503, "the server is shutting down: this request was stopped unanswered")
             self.metrics.rejected.labels("timeout").inc()
-            raise HTTPException(504, f"no answer within the request timeout of {self.timeout:g} s") from None
+            raise HTTPException(504, f"no answer within the request timeout of {self.timeout:g} s")
         finally:
+            for t in (task, closed):
+                t.cancel()
             self.leave(cost)
