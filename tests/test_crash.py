@@ -4,7 +4,7 @@ The harness times a clean run, then for each of several seeded delays (one early
 random ones; one near the end) starts the real command on a fresh folder, SIGKILLs it, checks that no
 process it started is left behind, reruns it to the end and compares the outputs with the clean run's:
 byte-identical where the command is deterministic, else the same ids with none lost and none twice.
-(`j1 synth`: test_synth.py's SIGKILL test; disk and file faults: test_faults.py.)
+(Disk and file faults: test_faults.py.)
 """
 
 from __future__ import annotations
@@ -22,9 +22,8 @@ from pathlib import Path
 import pytest
 
 J1 = [sys.executable, "-m", "j1"]
-# random kills per command besides the early and the late one (CI: 2; J1_CRASH_KILLS=8 makes the ten per
-# command of the fault-tolerance target, ~2.5x the time)
-RANDOM_KILLS = int(os.environ.get("J1_CRASH_KILLS", "2"))
+# random kills per command besides the early and the late one: ten kills per command in all
+RANDOM_KILLS = int(os.environ.get("J1_CRASH_KILLS", "8"))
 
 
 def descendants(pid: int) -> set[int]:
@@ -105,6 +104,26 @@ def env(tmp_path: Path) -> dict[str, str]:
 
 
 @pytest.mark.slow
+def test_synth_killed_anywhere_resumes_to_the_same_files(
+    tmp_path: Path, env: dict[str, str], tiny_model_dir: Path
+) -> None:
+    """Math and chat pairs from the tiny model (the hf backend seeds per chunk): byte-identical files."""
+
+    def cmd(out: Path) -> list[str]:
+        sets = ["math.procedural_count=24", "math.samples=2", "math.max_tokens=24", "chunk_size=4",
+                "chat.sources=[{name: e, limit: 12}]", "chat.max_tokens=12", "chat.noisy_max_tokens=12",
+                "chat.response_checks=[]", "chat.noisy_checks=[]", "generator.options.dtype=float32"]  # fmt: skip
+        return [*J1, "synth", "--backend", "hf", "--model", str(tiny_model_dir), "--out", str(out),
+                *(x for s in sets for x in ("--set", s))]  # fmt: skip
+
+    def outputs(out: Path) -> dict[str, object]:
+        return {name: (out / name).read_bytes() for name in ("pairs.jsonl", "rejects.jsonl")}
+
+    crash_and_rerun(cmd, outputs, tmp_path, env, seed=5)
+    assert all((tmp_path / "clean" / name).read_text() for name in ("pairs.jsonl", "rejects.jsonl"))
+
+
+@pytest.mark.slow
 def test_verify_killed_anywhere_resumes_to_the_same_file(tmp_path: Path, env: dict[str, str]) -> None:
     rows = tmp_path / "rows.jsonl"
     with open(rows, "w") as f:
@@ -165,7 +184,7 @@ def test_generate_and_eval_killed_anywhere_lose_and_repeat_nothing(
         report = json.loads((out / "report.json").read_text())["benchmarks"]["pairs"]
         return {"ids": jsonl_ids(out / "predictions.jsonl", "key"), "n": report["n"]}
 
-    crash_and_rerun(ev, ev_outputs, tmp_path / "eval", env, seed=3, n_random=max(RANDOM_KILLS - 1, 0))
+    crash_and_rerun(ev, ev_outputs, tmp_path / "eval", env, seed=3)
 
 
 @pytest.mark.slow
@@ -201,4 +220,4 @@ def test_train_killed_anywhere_resumes_with_the_same_steps(
         return {"steps": steps, "judge": (out / "judge" / "model.safetensors").is_file(),
                 "status": json.loads((out / "manifest.json").read_text())["status"]}  # fmt: skip
 
-    crash_and_rerun(cmd, outputs, tmp_path, env, seed=4, n_random=max(RANDOM_KILLS - 1, 0))
+    crash_and_rerun(cmd, outputs, tmp_path, env, seed=4)

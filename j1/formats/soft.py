@@ -38,10 +38,7 @@ def verdict_probability(tokens: Sequence[TokenLogprobs] | None) -> float | None:
     """P(A) / (P(A) + P(B)) at the verdict token of a pairwise output (see the module)."""
     if not tokens:
         return None
-    starts, text = [], ""
-    for tok, _ in tokens:
-        starts.append(len(text))
-        text += tok
+    text = "".join(tok for tok, _ in tokens)
     final = text.rfind(THINK_CLOSE)
     if final < 0 and "<think>" in text:
         return None  # still thinking: the parser reads no verdict either
@@ -53,9 +50,8 @@ def verdict_probability(tokens: Sequence[TokenLogprobs] | None) -> float | None:
         at += 1
     if at >= len(text) or text[at] not in "AB":
         return None
-    i = max(j for j, s in enumerate(starts) if s <= at)
+    i, k = _token_at(tokens, at)  # k: the letter's offset inside its token ("A", " A", "[[A", "A]]" all work)
     tok, alternatives = tokens[i]
-    k = at - starts[i]  # the letter's offset inside its token ("A", " A", "[[A", "A]]" all work)
     want = {side: (tok[:k] + side + tok[k + 1 :]).strip() for side in "AB"}
     mass = {side: 0.0 for side in "AB"}
     for alt, logprob in alternatives.items():
