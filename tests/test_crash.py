@@ -1,8 +1,9 @@
 """SIGKILL at random points of the long commands, then rerun: the outputs equal an uninterrupted run's.
 
-The harness times a clean run, then for each of several seeded delays (one early, during the first writes;
-random ones; one near the end) starts the real command on a fresh folder, SIGKILLs it, checks that no
-process it started is left behind, reruns it to the end and compares the outputs with the clean run's:
+The harness times a clean run, then starts the real command, SIGKILLs it after a seeded delay (one early,
+during the first writes; one near the end; the rest random), checks that no process it started is left
+behind, and restarts it on the same folder, killing the restarts too (crashes during recovery), until ten
+kills have landed; each folder is run to the end and its outputs compared with the clean run's:
 byte-identical where the command is deterministic, else the same ids with none lost and none twice.
 (Disk and file faults: test_faults.py.)
 """
@@ -22,8 +23,8 @@ from pathlib import Path
 import pytest
 
 J1 = [sys.executable, "-m", "j1"]
-# random kills per command besides the early and the late one: ten kills per command in all
-RANDOM_KILLS = int(os.environ.get("J1_CRASH_KILLS", "8"))
+# kills per command (the fault-tolerance target: at least ten)
+KILLS = int(os.environ.get("J1_CRASH_KILLS", "10"))
 
 
 def descendants(pid: int) -> set[int]:
@@ -51,10 +52,24 @@ def alive(pid: int) -> bool:
     return "zombie" not in status
 
 
-def kill_points(clean_seconds: float, seed: int, n_random: int = RANDOM_KILLS) -> list[float]:
-    rng = random.Random(seed)
-    early = min(2.5, clean_seconds * 0.2)  # the interpreter and the first write
-    return [early, *(rng.uniform(early, clean_seconds * 0.9) for _ in range(n_random)), clean_seconds * 0.9]
+def kill(proc: subprocess.Popen, delay: float) -> bool:
+    """SIGKILL `proc` after `delay` s unless it has exited by then (True: the kill landed); assert that no
+    process it started outlives it."""
+    try:
+        code = proc.wait(timeout=delay)
+    except subprocess.TimeoutExpired:
+        pass
+    else:
+        assert code == 0, f"exited with {code} before the kill at {delay:.1f} s"
+        return False
+    children = descendants(proc.pid)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and any(alive(c) for c in children):
+        time.sleep(0.2)
+    assert not any(alive(c) for c in children), f"children of the killed run left behind after {delay:.1f} s"
+    return True
 
 
 def crash_and_rerun(
@@ -63,31 +78,39 @@ def crash_and_rerun(
     tmp: Path,
     env: dict[str, str],
     seed: int,
-    n_random: int = RANDOM_KILLS,
+    kills: int = KILLS,
 ) -> list[float]:
-    """Run the harness for one command; returns the delays it killed at."""
+    """Run the harness for one command; returns the delays of the kills that landed.
+
+    Kills come in chains on one folder: the command is started, killed, restarted (it resumes), killed
+    again... up to half the kills, or until a restart finishes before its kill; then it is run to the end
+    and its outputs compared with the clean run's, and the next chain starts on a fresh folder. The first chain's first kill is early
+    (the interpreter and the first write), the second chain's first kill late (the last write); the others
+    are seeded uniform delays. A kill during a resume is a crash during recovery."""
     t = time.monotonic()
     subprocess.run(cmd(tmp / "clean"), check=True, capture_output=True, env=env, timeout=600)
     clean_s = time.monotonic() - t
     expected = outputs(tmp / "clean")
-    delays = kill_points(clean_s, seed, n_random)
-    for n, delay in enumerate(delays):
-        out = tmp / f"killed{n}"
-        proc = subprocess.Popen(cmd(out), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-        time.sleep(delay)
-        children = descendants(proc.pid)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and any(alive(c) for c in children):
-            time.sleep(0.2)
-        assert not any(alive(c) for c in children), (
-            f"children of the killed run left behind after {delay:.1f} s"
-        )
+    rng = random.Random(seed)
+    early, late = min(2.5, clean_s * 0.2), clean_s * 0.9
+    per_chain = max(kills // 2, 1)
+    landed: list[float] = []
+    chain = 0
+    while len(landed) < kills:
+        out, in_chain = tmp / f"killed{chain}", 0
+        delay = early if chain == 0 else late if chain == 1 else rng.uniform(early, late)
+        while len(landed) < kills and in_chain < per_chain:
+            proc = subprocess.Popen(cmd(out), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+            if not kill(proc, delay):
+                break
+            landed.append(delay)
+            in_chain += 1
+            delay = rng.uniform(early, late)
         done = subprocess.run(cmd(out), capture_output=True, text=True, env=env, timeout=600)
-        assert done.returncode == 0, (delay, done.stderr[-2000:])
-        assert outputs(out) == expected, f"outputs differ after a kill at {delay:.1f} s"
-    return delays
+        assert done.returncode == 0, (chain, done.stderr[-2000:])
+        assert outputs(out) == expected, f"outputs differ after the kills of chain {chain}"
+        chain += 1
+    return landed
 
 
 def jsonl_ids(path: Path, key: str) -> list[str]:
