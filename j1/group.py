@@ -310,25 +310,35 @@ def cached(judge: PairJudge, max_items: int = 100_000) -> PairJudge:
     return call
 
 
-def client_judge(client: Any, batch_size: int = 32, **options: Any) -> PairJudge:
+def client_judge(client: Any, batch_size: int = 32, concurrency: int = 8, **options: Any) -> PairJudge:
     """A served j1 judge (`JudgeClient`) as a `PairJudge`: one order per item (the group scorer schedules
-    both), `batch_size` items per request; a request that fails after the client's retries counts as
+    both), `batch_size` items per request and up to `concurrency` requests in flight at once (so the
+    server's engine batches them together); a request that fails after the client's retries counts as
     unparsed verdicts (None), never as a verdict."""
     import httpx
 
     from j1.client import JudgeAPIError
 
+    if batch_size < 1 or concurrency < 1:
+        raise J1Error(
+            f"client_judge: need batch_size >= 1 and concurrency >= 1, got {batch_size}, {concurrency}"
+        )
+
+    def one(chunk: list[Item]) -> list[Verdict]:
+        try:
+            return [r.get("verdict") for r in client.pairwise_batch(chunk, both_orders=False, **options)]
+        except (JudgeAPIError, httpx.HTTPError, OSError) as e:
+            log.warning("judge request failed (%s): %d comparisons count as unparsed", e, len(chunk))
+            return [None] * len(chunk)
+
     def call(items: list[Item]) -> list[Verdict]:
-        out: list[Verdict] = []
-        for n in range(0, len(items), batch_size):
-            chunk = items[n : n + batch_size]
-            try:
-                results = client.pairwise_batch(chunk, both_orders=False, **options)
-                out += [r.get("verdict") for r in results]
-            except (JudgeAPIError, httpx.HTTPError, OSError) as e:
-                log.warning("judge request failed (%s): %d comparisons count as unparsed", e, len(chunk))
-                out += [None] * len(chunk)
-        return out
+        from concurrent.futures import ThreadPoolExecutor
+
+        chunks = [items[n : n + batch_size] for n in range(0, len(items), batch_size)]
+        if len(chunks) <= 1:
+            return [v for chunk in chunks for v in one(chunk)]
+        with ThreadPoolExecutor(min(concurrency, len(chunks))) as pool:
+            return [v for verdicts in pool.map(one, chunks) for v in verdicts]
 
     return call
 

@@ -202,6 +202,38 @@ def test_client_judge_turns_failed_requests_into_unparsed_verdicts() -> None:
     assert len(up.options) == 3 and all(o == {"both_orders": False} for o in up.options)
 
 
+def test_client_judge_sends_its_requests_concurrently_in_order() -> None:
+    import threading
+    import time
+
+    class Slow:
+        """Each request waits (up to 5 s) until `want` requests are in flight together."""
+
+        def __init__(self, want: int) -> None:
+            self.want, self.active, self.peak = want, 0, 0
+            self.cond = threading.Condition()
+
+        def pairwise_batch(self, items, **options):
+            with self.cond:
+                self.active += 1
+                self.peak = max(self.peak, self.active)
+                self.cond.notify_all()
+                self.cond.wait_for(lambda: self.peak >= self.want, timeout=5)
+            time.sleep(0.01)
+            with self.cond:
+                self.active -= 1
+            return [{"verdict": v} for v in Oracle()(list(items))]
+
+    items = [("Q", a, b) for a in ROLLOUTS for b in ROLLOUTS if a != b]  # 12 items
+    slow = Slow(want=3)
+    assert client_judge(slow, batch_size=2, concurrency=3)(items) == Oracle()(items)
+    assert slow.peak == 3  # 6 requests, 3 at a time, never more
+    serial = Slow(want=1)
+    assert client_judge(serial, batch_size=2, concurrency=1)(items) == Oracle()(items) and serial.peak == 1
+    with pytest.raises(J1Error, match="concurrency >= 1"):
+        client_judge(serial, concurrency=0)
+
+
 def test_backend_judge_prompts_in_the_format_and_parses_strictly() -> None:
     from j1.backends.base import Generation, Sample
     from j1.group import backend_judge

@@ -26,7 +26,7 @@ from typing import Any
 
 from j1 import J1Error
 from j1.backends.base import Generation, Sample, SamplingParams, load_tokenizer
-from j1.backends.vllm import engine_defaults, on_cpu, vllm_logprobs, vllm_sampling
+from j1.backends.vllm import cpu_threads_env, engine_defaults, on_cpu, vllm_logprobs, vllm_sampling
 from j1.models import resolve_model
 from j1.server.engines import Engine, EngineError, EngineUnavailable, InputRejected
 
@@ -81,6 +81,8 @@ class VLLMEngine(Engine):
         path = resolve_model(self.model)
         tok_path = resolve_model(self.tokenizer_ref) if self.tokenizer_ref else path
         self.cpu = on_cpu()
+        if self.cpu:
+            cpu_threads_env()  # every core to the engine on a small CPU machine, as the vllm backend does
         args = engine_defaults(self.args, self.cpu)
         args.setdefault("disable_log_stats", True)
         log.info("vllm engine: starting AsyncLLM for %s (%s)", path, args)
