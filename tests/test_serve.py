@@ -669,3 +669,20 @@ def _ppid(p: Path) -> int:
         return int((p / "stat").read_text().rsplit(")", 1)[1].split()[1])
     except (OSError, ValueError, IndexError):
         return -1
+
+
+def test_server_process_picks_another_port_when_its_port_is_taken(
+    tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import j1.server.process as process
+
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        ports = iter([held.getsockname()[1], free_port()])
+        monkeypatch.setattr(process, "free_port", lambda host="127.0.0.1": next(ports))
+        srv = start(tiny_model_dir, tmp_path)
+        try:
+            assert srv.port != held.getsockname()[1] and healthy(srv)
+        finally:
+            srv.stop()

@@ -32,6 +32,10 @@ def free_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
+class PortTaken(J1Error):
+    """The server could not bind its port: another process holds it."""
+
+
 class ServerProcess:
     def __init__(
         self,
@@ -45,6 +49,9 @@ class ServerProcess:
     ) -> None:
         self.args, self.env, self.startup_timeout = list(args), env, startup_timeout
         self.require_healthy = require_healthy  # False: any answer of /healthz (503 too) means started
+        self.chosen_port = (
+            port is None
+        )  # a port of ours: taken by another process in the meantime, pick again
         self.port = port or free_port()
         self.log_path = Path(log_path or Path(tempfile.gettempdir()) / f"j1-serve-{self.port}.log")
         self.command = command or [sys.executable, "-m", "j1.server"]  # or `j1 serve`: the same flags
@@ -54,7 +61,19 @@ class ServerProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> ServerProcess:
+    def start(self, attempts: int = 3) -> ServerProcess:
+        """Start and wait until healthy. The free port picked here can be taken before the server binds it
+        (the engine starts first, and vLLM binds ephemeral ports of its own): then start again on another."""
+        for attempt in range(attempts):
+            try:
+                return self._start()
+            except PortTaken:
+                if not self.chosen_port or attempt == attempts - 1:
+                    raise
+                self.port = free_port()
+        raise AssertionError("unreachable")
+
+    def _start(self) -> ServerProcess:
         cmd = [*self.command, *self.args, "--port", str(self.port)]
         with open(self.log_path, "w") as out:
             self.proc = subprocess.Popen(
@@ -63,7 +82,8 @@ class ServerProcess:
         deadline, last = time.monotonic() + self.startup_timeout, "no answer"
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise J1Error(f"j1 server exited with {self.proc.returncode} during start-up:\n{self.log()}")
+                error = PortTaken if "address already in use" in self.log().lower() else J1Error
+                raise error(f"j1 server exited with {self.proc.returncode} during start-up:\n{self.log()}")
             try:
                 r = httpx.get(f"{self.url}/healthz", timeout=10.0)
                 if r.status_code == 200 or not self.require_healthy:
