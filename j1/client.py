@@ -318,7 +318,7 @@ def judge_reward(
     if batch_size < 1:
         raise J1Error(f"judge_reward: batch_size must be >= 1, got {batch_size}")
     judge = client or JudgeClient(base_url, api_key=api_key, **client_options)
-    opts = _options(samples=samples, temperature=temperature, max_tokens=max_tokens)
+    opts = _options(samples=samples, temperature=temperature, max_tokens=max_tokens, soft=soft or None)
     wins = {"A": 1.0, "B": 0.0, "tie": tie}
 
     def reward(prompts: Sequence[Any], completions: Sequence[Any], **columns: Any) -> list[float | None]:
@@ -331,9 +331,7 @@ def judge_reward(
         rewards: list[float | None] = []
         if mode == "pointwise":
             for i in range(0, len(texts), batch_size):
-                for r in judge.pointwise_batch(
-                    texts[i : i + batch_size], **opts, **({"soft": True} if soft else {})
-                ):
+                for r in judge.pointwise_batch(texts[i : i + batch_size], **opts):
                     score = r.get("expected_score") if soft else r["score"]
                     rewards.append(None if score is None else score / 10 if normalize else score)
         else:
@@ -346,9 +344,7 @@ def judge_reward(
             items = [(p, c, as_text(ref)) for (p, c), ref in zip(texts, refs, strict=True)]
             for i in range(0, len(items), batch_size):
                 batch = items[i : i + batch_size]
-                for r in judge.pairwise_batch(
-                    batch, both_orders=both_orders, **opts, **({"soft": True} if soft else {})
-                ):
+                for r in judge.pairwise_batch(batch, both_orders=both_orders, **opts):
                     if soft:
                         rewards.append(r.get("probability_a"))
                     else:

@@ -153,17 +153,12 @@ class Gate:
         self.capacity, self.timeout, self.metrics = capacity, timeout, metrics
         self.used = 0  # touched only from the event loop's thread
         self.closing = False
-        self._closed: asyncio.Event | None = None  # set when the drain window ends
-
-    def _closed_event(self) -> asyncio.Event:
-        if self._closed is None:
-            self._closed = asyncio.Event()
-        return self._closed
+        self.closed = asyncio.Event()  # set when the drain window ends (bound to the loop at first use)
 
     def drain(self, window: float) -> None:
         """From the event loop's thread: refuse new work now, answer running work 503 after `window` s."""
         self.closing = True
-        asyncio.get_running_loop().call_later(max(window, 0.0), self._closed_event().set)
+        asyncio.get_running_loop().call_later(max(window, 0.0), self.closed.set)
 
     def enter(self, cost: int) -> None:
         """Admit `cost` prompts or refuse with 429; every `enter` needs its `leave`."""
@@ -190,7 +185,7 @@ class Gate:
         self.enter(cost)
         task = asyncio.ensure_future(work())
         task.add_done_callback(lambda t: t.cancelled() or t.exception())  # retrieved: no log noise
-        closed = asyncio.ensure_future(self._closed_event().wait())
+        closed = asyncio.ensure_future(self.closed.wait())
         try:
             done, _ = await asyncio.wait({task, closed}, timeout=self.timeout, return_when="FIRST_COMPLETED")
             if task in done:

@@ -49,9 +49,8 @@ class ServerProcess:
     ) -> None:
         self.args, self.env, self.startup_timeout = list(args), env, startup_timeout
         self.require_healthy = require_healthy  # False: any answer of /healthz (503 too) means started
-        self.chosen_port = (
-            port is None
-        )  # a port of ours: taken by another process in the meantime, pick again
+        # a port of ours, if another process takes it in the meantime, is picked again
+        self.chosen_port = port is None
         self.port = port or free_port()
         self.log_path = Path(log_path or Path(tempfile.gettempdir()) / f"j1-serve-{self.port}.log")
         self.command = command or [sys.executable, "-m", "j1.server"]  # or `j1 serve`: the same flags
