@@ -131,10 +131,10 @@ class ModelJudge:
         out = []
         for gen in self.backend.generate(convs, self.params):
             raw = [s.text for s in gen.samples]
-            judgments = [self.fmt.parse(r) for r in raw]
+            judgments = [self.fmt.read(r) for r in raw]
             verdict, agreement = majority([j.verdict if j.parse_ok else None for j in judgments])
             scores = _mean_scores(judgments, ("A", "B"))
-            p_a = mean_verdict_probability(gen.samples)
+            p_a = mean_verdict_probability(gen.samples, self.fmt.prefill)
             out.append(Decision(verdict, raw, judgments, agreement, scores, p_a))
         return out
 
@@ -144,7 +144,7 @@ class ModelJudge:
         scored: dict[tuple[str, str], tuple[list[str], list[Judgment], Any]] = {}
         for key, gen in zip(keys, self.backend.generate(convs, self.params), strict=True):
             raw = [s.text for s in gen.samples]
-            scored[key] = (raw, [self.fmt.parse(r) for r in raw], mean_score_distribution(gen.samples))
+            scored[key] = (raw, [self.fmt.read(r) for r in raw], mean_score_distribution(gen.samples))
         out = []
         for t in tasks:
             (raw_a, ja, da), (raw_b, jb, db) = (

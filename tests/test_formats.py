@@ -100,6 +100,28 @@ def test_parsers(fmt: str, output: str, ok: bool, verdict: str | None, scores: d
     assert (j.error is None) is ok
 
 
+@pytest.mark.parametrize(
+    ("output", "verdict"),
+    [
+        ("A]]</answer>", "A"),
+        (" B ]]", "B"),  # unclosed </answer>: the first verdict is whole
+        ("A]]\n\nThe answer is 91.", "A"),
+        ("A]]</answer> on reflection <answer>[[B]]</answer>", "A"),  # the first verdict counts
+        ("C]]</answer>", None),
+        ("A", None),  # cut before its ]]
+        ("I think A is better", None),
+        ("", None),
+    ],
+)
+def test_direct_format_reads_its_first_verdict(output: str, verdict: str | None) -> None:
+    """The judge that does not think continues its prefill `<answer>[[`: the letter it writes first is
+    its verdict, anything else a parse failure naming what it wrote."""
+    j = get_format("pairwise_verdict_direct").read(output)
+    assert j.verdict == verdict and j.parse_ok is (verdict is not None)
+    if verdict is None:
+        assert "not <answer>[[A]] or [[B]]" in (j.error or "")
+
+
 def test_reasoning_is_kept() -> None:
     j = get_format("pairwise_verdict").parse("<think>criteria: correctness</think><answer>[[A]]</answer>")
     assert j.reasoning == "criteria: correctness"
@@ -120,8 +142,9 @@ def test_every_format_renders(name: str) -> None:
     fmt = get_format(name)
     kwargs = {"response_a": "4", "response_b": "5"} if fmt.kind == "pairwise" else {"response": "4"}
     text = fmt.render("What is 2 + 2?", **kwargs)
-    assert "<think>" in text and "What is 2 + 2?" in text
-    assert fmt.messages("What is 2 + 2?", **kwargs) == [{"role": "user", "content": text}]
+    assert ("<think>" in text) is not bool(fmt.prefill) and "What is 2 + 2?" in text
+    prefill = [{"role": "assistant", "content": fmt.prefill}] if fmt.prefill else []
+    assert fmt.messages("What is 2 + 2?", **kwargs) == [{"role": "user", "content": text}, *prefill]
     assert len(hashlib.sha256(text.encode()).hexdigest()) == 64
 
 
@@ -141,6 +164,10 @@ def test_written_decisions_parse_back(name: str) -> None:
     from j1.formats import LOSE, WIN
 
     fmt = get_format(name)
+    if fmt.prefill:
+        with pytest.raises(J1Error, match="writes no thinking"):
+            fmt.write("x", "A")
+        return
     decisions = ["A", "B"] if fmt.kind == "pairwise" else [str(WIN), str(LOSE), "0", "10"]
     for decision in decisions:
         j = fmt.parse(fmt.write("Both answers restated; one matches.", decision))

@@ -42,6 +42,8 @@ def scripted(prompt: str) -> str:
     if A_START in prompt:
         a, b = between(prompt, A_START, A_END), between(prompt, B_START, B_END)
         pick = "B" if "CORRECT" in b and "CORRECT" not in a else "A"
+        if prompt.endswith("<answer>[["):  # the direct format's prefill: the verdict comes first
+            return f"{pick}]]</answer>"
         return f"<think>Checking both answers.</think><answer>[[{pick}]]</answer>"
     if ONE_START in prompt:
         score = 9 if "CORRECT" in between(prompt, ONE_START, ONE_END) else 2
@@ -73,12 +75,13 @@ class Upstream:
                 return refusal
             text = scripted(body["prompt"])
             choices = [{"index": i, "text": text, "finish_reason": "stop"} for i in range(body.get("n", 1))]
-            if body.get("logprobs") and "[[" in text:  # the completions shape: 0.9 on the scripted pick
-                head, pick = text.split("[[")[0], text.split("[[")[1][0]
+            if body.get("logprobs") and "]]" in text:  # the completions shape: 0.9 on the scripted pick
+                head, pick = text.split("[[")[0], text.split("]]")[0][-1]
                 other = {"A": "B", "B": "A"}[pick]
-                lp = {"tokens": [head, "[[", pick, "]]</answer>"],
-                      "top_logprobs": [{head: 0.0}, {"[[": 0.0}, {pick: math.log(0.9), other: math.log(0.1)},
-                                       {"]]</answer>": 0.0}]}  # fmt: skip
+                opening = [head, "[["] if "[[" in text else []  # none after the direct format's prefill
+                lp = {"tokens": [*opening, pick, "]]</answer>"],
+                      "top_logprobs": [{t: 0.0} for t in opening] + [{pick: math.log(0.9), other: math.log(0.1)},
+                                                                     {"]]</answer>": 0.0}]}  # fmt: skip
                 choices = [c | {"logprobs": lp} for c in choices]
             if body.get("logprobs") and "<score>" in text:  # 0.8 on the scripted score, 0.2 on the other
                 head, rest = text.split("<score>")
@@ -205,6 +208,28 @@ def test_soft_verdicts_from_the_upstreams_logprobs(server: ServerProcess, upstre
     soft = judge_reward(server.url, mode="pairwise", reference_key="reference", soft=True)
     out = soft([PROMPT] * 3, [GOOD, BAD, "41"], reference=[BAD, GOOD, "40"])
     assert out == pytest.approx([0.9, 0.1, 0.5])  # the position-biased judge: 0.9 for A in each order
+
+
+def test_direct_format_served_with_its_prefill(
+    upstream: Upstream, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """The judge that does not think, served: the rendered prompt ends with its prefill, the verdict is
+    the first letter the model writes, and P(A) is read there."""
+    env = {k: v for k, v in os.environ.items() if k != "J1_API_KEY"} | {"HF_HUB_OFFLINE": "1"}
+    args = ["--judge", "judge", "--engine", "upstream", "--upstream", upstream.url, "--log-level", "warning",
+            "--format", "pairwise_verdict_direct", "--option", f"tokenizer={tiny_model_dir}",
+            "--option", f"upstream_api_key={UPSTREAM_KEY}"]  # fmt: skip
+    srv = ServerProcess(args, env=env, log_path=tmp_path / "server.log").start()
+    try:
+        with JudgeClient(srv.url) as judge:
+            r = judge.pairwise(PROMPT, BAD, GOOD, both_orders=True, soft=True)
+            assert upstream.requests[-1][1]["prompt"].endswith("<answer>[[")
+            assert (
+                r["verdict"] == "B" and r["parse_failures"] == 0 and r["format"] == "pairwise_verdict_direct"
+            )
+            assert r["probability_a"] == pytest.approx(0.1)
+    finally:
+        assert srv.stop() == 0, srv.log()
 
 
 def test_expected_scores_from_the_upstreams_logprobs(server: ServerProcess, upstream: Upstream) -> None:

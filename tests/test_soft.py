@@ -46,6 +46,17 @@ def test_letter_merged_with_its_brackets_and_leading_space() -> None:
     assert verdict_probability(spaced) == pytest.approx(0.7)
 
 
+def test_prefilled_verdict_is_the_first_token() -> None:
+    """The judge that does not think writes its letter first, after the prefill `<answer>[[`; a later
+    `[[` it may write does not move the position."""
+    toks = output(
+        (" A", {" A": LN(0.3), " B": LN(0.1)}), ("]]</answer> or [[", {}), ("B", {"B": 0.0}), ("]]", {})
+    )
+    assert verdict_probability(toks, prefill="<answer>[[") == pytest.approx(0.75)
+    assert verdict_probability(toks) == 0.0  # without the prefill the last [[ is read: its B
+    assert verdict_probability(output(("I", {"I": 0.0})), prefill="<answer>[[") is None
+
+
 @pytest.mark.parametrize(
     "toks",
     [
@@ -252,3 +263,60 @@ def test_eval_pointwise_expected_scores_and_win_probability(
     assert preds["ab"]["scores"] == {"A": 8.0, "B": 3.0}
     cal = json.loads((out / "report.json").read_text())["benchmarks"]["pairs"]["calibration"]
     assert cal["n"] == 2 and cal["brier"] == pytest.approx(0.0625)
+
+
+class DirectBackend:
+    """The judge that does not think: continues its prefill with the letter of the response that holds
+    "right" (P 0.7), then rambles on with a later, different verdict that must not count."""
+
+    def generate(self, convs, params):  # noqa: ANN001, ANN201
+        from j1.backends.base import Generation, Sample
+
+        out = []
+        for conv in convs:
+            assert conv[-1] == {"role": "assistant", "content": "<answer>[["}, conv[-1]
+            a = conv[0]["content"].split("[The Start of Assistant B's Answer]")[0]
+            side, other = (
+                ("A", "B") if "right" in a.split("[The Start of Assistant A's Answer]")[-1] else ("B", "A")
+            )
+            toks = [
+                (side, {side: LN(0.7), other: LN(0.3)}),
+                (f"]]</answer> <answer>[[{other}]]</answer>", {}),
+            ]
+            text = "".join(t for t, _ in toks)
+            out.append(Generation("p", 1, [Sample(text, 2, "stop", toks)] * params.n))
+        return out
+
+    def close(self) -> None:
+        pass
+
+
+def test_eval_direct_format_reads_the_prefilled_verdict(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    import j1.backends
+    from j1.config import load_config
+    from j1.eval.run import EvalConfig, run
+
+    monkeypatch.setattr(j1.backends, "make_backend", lambda *a, **k: DirectBackend())
+    monkeypatch.setattr("j1.eval.run.resolve_model", lambda m: m)
+    rows = [
+        {"id": f"p{i}", "source": "math", "prompt": f"{i}?", "chosen": "right", "rejected": "wrong"}
+        for i in range(3)
+    ]
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    sets = [f"out={tmp_path / 'out'}", "judge.name=scripted", "judge.format=pairwise_verdict_direct"]
+    out = run(
+        load_config(
+            EvalConfig, None, [*sets, "judge.logprobs=2", f"benchmarks=[pairs={pairs}]", "baselines=[]"]
+        )
+    )
+    report = json.loads((out / "report.json").read_text())["benchmarks"]["pairs"]
+    assert report["parse_fail_rate"] == 0.0 and report["consistent_accuracy"] == 100.0, report
+    preds = [json.loads(x) for x in (out / "predictions.jsonl").read_text().splitlines()]
+    assert {p["order"]: p["p_a"] for p in preds if p["item_id"] == "p0"} == pytest.approx(
+        {"ab": 0.7, "ba": 0.3}
+    )

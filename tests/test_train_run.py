@@ -254,6 +254,11 @@ def test_trainable_layers_trains_only_the_top_layers(
         (["rewards={verdict: 1, accuracy: 1}"], "unknown reward 'accuracy'; valid rewards"),
         (["algo=ppo"], "algo must be one of grpo, sft, dpo, semi-online-dpo, got 'ppo'"),
         (["format=pointwise"], "pointwise examples of this run get no judging reward"),
+        (["format=pairwise_verdict_direct"], "pairwise_verdict_direct is the judge that does not think"),
+        (
+            ["format=multitask", "mixture={pairwise_verdict: 1, pairwise_verdict_direct: 1}"],
+            "j1 train trains thinking judges",
+        ),
         (["grpo.per_device_train_batch_size=6"], "not a multiple of 2 x num_generations"),
         (["grpo.reward_weights=[1, 1]"], "grpo.reward_weights is set by j1"),
         (["data.path=/nonexistent/pairs.jsonl"], "pairs file not found"),

@@ -225,7 +225,11 @@ def check_names(cfg: TrainConfig) -> None:
     if cfg.format != MULTITASK:
         get_format(cfg.format)
     for name in cfg.mixture_of_formats():
-        get_format(name)
+        if get_format(name).prefill:
+            raise J1Error(
+                f"format {name} is the judge that does not think (its verdict is prefilled to come "
+                "first): j1 train trains thinking judges; judge with it in j1 eval or j1 serve"
+            )
     for name in cfg.rewards:
         get_reward(name)
 

@@ -8,9 +8,14 @@ judge's output, and `write`, which renders a decision as that output), looked up
 | `pairwise_scores`         | prompt, A, B          | `<score_A>x</score_A> <score_B>y</score_B>`      |
 | `pairwise_scores_verdict` | prompt, A, B          | both scores, then the `<answer>` verdict         |
 | `pointwise`               | prompt, one response  | `<score>x</score>` (0-10)                        |
+| `pairwise_verdict_direct` | prompt, A, B          | its first `[[A]]` or `[[B]]`, no thinking        |
 
-Every format thinks first in `<think>...</think>` (J1: criteria, optional own reference answer, comparison,
-decision). User text reaches the template only as variables, with the template's own delimiter lines
+Every format but `pairwise_verdict_direct` thinks first in `<think>...</think>` (J1: criteria, optional own
+reference answer, comparison, decision). `pairwise_verdict_direct` is the judge that does not think, for
+evaluation and serving: its answer starts with `<answer>[[` written for it (a prefill, the last message of
+`messages`), so the model's first token is its verdict. A base or instruct model that cannot yet write the
+thinking formats (SmolLM2-135M parses none of them) still gives a verdict in it, the baseline a trained
+thinking judge is compared with; `j1 train` refuses it, since it has no thinking to train. User text reaches the template only as variables, with the template's own delimiter lines
 neutralised inside it, so a response cannot close its quote and speak as the prompt.
 `pairwise_verdict_short` asks for the same thinking steps in 172 template tokens instead of 283, for small
 models on a short context: at a 384-token prompt budget the J1 instruction leaves about 33 tokens to each
@@ -29,6 +34,7 @@ from j1.formats.parse import (
     parse_pairwise_scores,
     parse_pairwise_scores_verdict,
     parse_pairwise_verdict,
+    parse_pairwise_verdict_direct,
     parse_pointwise,
 )
 from j1.templates import render
@@ -88,13 +94,20 @@ class JudgeFormat:
     kind: str  # "pairwise" | "pointwise"
     parse: Callable[[str], Judgment]
     answer: Callable[[str], str]  # the final block for a decision: "A"/"B" (pairwise), a score (pointwise)
+    prefill: str = ""  # the start of the judge's answer, written for it: the model continues it
 
     def write(self, thinking: str, decision: str) -> str:
         """A judge output in this format: `thinking`, then `decision` in the format's answer block (what
         SFT traces are made of; `parse` reads it back)."""
+        if self.prefill:
+            raise J1Error(f"format {self.name} writes no thinking: it judges, it is not trained")
         if self.kind == "pairwise" and decision not in ("A", "B"):
             raise J1Error(f"format {self.name}: a pairwise decision is A or B, not {decision!r}")
         return f"<think>{thinking}</think>\n{self.answer(decision)}"
+
+    def read(self, output: str) -> Judgment:
+        """The judgment in what the model wrote after `messages` (the prefill, if any, goes first)."""
+        return self.parse(self.prefill + output)
 
     def render(
         self,
@@ -117,7 +130,8 @@ class JudgeFormat:
         return render(self.template, prompt=quote(prompt), response=quote(response))
 
     def messages(self, *args: str | None, **kwargs: str | None) -> list[dict[str, str]]:
-        return [{"role": "user", "content": self.render(*args, **kwargs)}]
+        user = [{"role": "user", "content": self.render(*args, **kwargs)}]
+        return [*user, {"role": "assistant", "content": self.prefill}] if self.prefill else user
 
 
 FORMATS: dict[str, JudgeFormat] = {
@@ -140,6 +154,14 @@ FORMATS: dict[str, JudgeFormat] = {
             lambda d: f"{_scores(d)}\n{_verdict(d)}",
         ),
         JudgeFormat("pointwise", "pointwise_v1", "pointwise", parse_pointwise, _score),
+        JudgeFormat(
+            "pairwise_verdict_direct",
+            "pairwise_verdict_direct_v1",
+            "pairwise",
+            parse_pairwise_verdict_direct,
+            _verdict,
+            prefill="<answer>[[",
+        ),
     )
 }
 

@@ -94,6 +94,21 @@ def parse_pairwise_verdict(reasoning: str, final: str) -> Judgment:
     return Judgment(parse_ok=error is None, verdict=verdict, reasoning=reasoning, error=error)
 
 
+DIRECT = re.compile(r"^\s*<answer>\s*\[\[\s*([AB])\s*\]\]")
+
+
+def parse_pairwise_verdict_direct(text: str) -> Judgment:
+    """The judge that does not think: its output starts with the verdict (`<answer>[[`, written for it as
+    a prefill, then its letter and `]]`); that first verdict counts and what follows it is ignored (it
+    was asked for nothing more, and a later tag cannot change its answer)."""
+    m = DIRECT.match(text)
+    if not m:
+        return Judgment(
+            parse_ok=False, error=f"the output starts {text.strip()[:40]!r}, not <answer>[[A]] or [[B]]"
+        )
+    return Judgment(parse_ok=True, verdict=m.group(1))
+
+
 def _pair_scores(final: str) -> tuple[dict[str, float], str | None]:
     scores: dict[str, float] = {}
     for side in ("A", "B"):

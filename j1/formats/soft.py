@@ -34,18 +34,22 @@ SCORE_OPEN, SCORE_CLOSE = "<score>", "</score>"
 LEADING = re.compile(r"\s*(\d+(?:\.\d*)?)")
 
 
-def verdict_probability(tokens: Sequence[TokenLogprobs] | None) -> float | None:
-    """P(A) / (P(A) + P(B)) at the verdict token of a pairwise output (see the module)."""
+def verdict_probability(tokens: Sequence[TokenLogprobs] | None, prefill: str = "") -> float | None:
+    """P(A) / (P(A) + P(B)) at the verdict token of a pairwise output (see the module). With a format's
+    `prefill` ending in `[[` (the judge that does not think) the verdict is the output's first letter."""
     if not tokens:
         return None
     text = "".join(tok for tok, _ in tokens)
-    final = text.rfind(THINK_CLOSE)
-    if final < 0 and "<think>" in text:
-        return None  # still thinking: the parser reads no verdict either
-    open_at = text.rfind(OPEN, final + len(THINK_CLOSE) if final >= 0 else 0)
-    if open_at < 0:
-        return None
-    at = open_at + len(OPEN)
+    if prefill.endswith(OPEN):
+        at = 0
+    else:
+        final = text.rfind(THINK_CLOSE)
+        if final < 0 and "<think>" in text:
+            return None  # still thinking: the parser reads no verdict either
+        open_at = text.rfind(OPEN, final + len(THINK_CLOSE) if final >= 0 else 0)
+        if open_at < 0:
+            return None
+        at = open_at + len(OPEN)
     while at < len(text) and text[at].isspace():
         at += 1
     if at >= len(text) or text[at] not in "AB":
@@ -62,9 +66,9 @@ def verdict_probability(tokens: Sequence[TokenLogprobs] | None) -> float | None:
     return None if total == 0 else mass["A"] / total
 
 
-def mean_verdict_probability(samples: Sequence[Any]) -> float | None:
+def mean_verdict_probability(samples: Sequence[Any], prefill: str = "") -> float | None:
     """The mean P(A) over samples (`Sample`s with `logprobs`) that have one; None when none has."""
-    found = [p for s in samples if (p := verdict_probability(s.logprobs)) is not None]
+    found = [p for s in samples if (p := verdict_probability(s.logprobs, prefill)) is not None]
     return sum(found) / len(found) if found else None
 
 

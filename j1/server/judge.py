@@ -109,10 +109,10 @@ def _mean(values: list[float | None]) -> float | None:
     return sum(present) / len(present) if present else None
 
 
-def soft_probability(gen: Generation, swap: bool = False) -> float | None:
+def soft_probability(gen: Generation, swap: bool = False, prefill: str = "") -> float | None:
     """The mean over samples of the judge's P(A) at its verdict token, in the caller's A/B (`swap` for
     the swapped order); None when no sample has one."""
-    p = mean_verdict_probability(gen.samples)
+    p = mean_verdict_probability(gen.samples, prefill)
     return None if p is None else (1.0 - p if swap else p)
 
 
@@ -148,7 +148,7 @@ class JudgeService:
         return gen
 
     def _parse(self, endpoint: str, fmt: Any, gen: Generation) -> list[Judgment]:
-        judgments = [fmt.parse(s.text) for s in gen.samples]
+        judgments = [fmt.read(s.text) for s in gen.samples]
         failures = sum(not j.parse_ok for j in judgments)
         if failures:
             self.metrics.parse_failures.labels(endpoint, fmt.name).inc(failures)
@@ -180,7 +180,7 @@ class JudgeService:
                 summarize(order, judgments, [s.text for s in gen.samples] if opts.include_raw else None)
             )
             if opts.soft:
-                orders[-1]["probability_a"] = soft_probability(gen, swap=order == "ba")
+                orders[-1]["probability_a"] = soft_probability(gen, swap=order == "ba", prefill=fmt.prefill)
         verdict, agreement = combine(orders)
         scores = mean_scores([Judgment(parse_ok=True, scores=o["scores"]) for o in orders])
         parsed = sum(o["parsed"] for o in orders)
