@@ -149,6 +149,8 @@ def test_shipped_recipes_validate() -> None:
         (["arms.reference.train.format=multitask"], "the benchmark scores one judge format"),
         (["eval.baselines=[longest]"], "unknown baseline 'longest'"),
         (["attacks.judges=[warm, nobody]"], "attacks.judges: unknown judge 'nobody'"),
+        (["base_format=pairwise_vote"], "unknown judge format 'pairwise_vote'"),
+        (["base_format=null"], "base is judged in base_format, which is not set"),
         (["arms.grpo_adversarial.adversarial=2"], "adversarial=2.0: a share of the pairs"),
         (["arms.shuffled_long.adversarial=0.5"], "adversarial pairs go with true labels"),
         (
@@ -281,7 +283,10 @@ def test_benchmark_smoke_runs_every_arm_caches_and_recomputes(
     assert "vs_control" not in s["arms"]["shuffled_long"]["heldout_curve"][1]
     assert "## Learning curves" in (out / "learning.md").read_text()
     # the attack suite, for the judges trained with and without adversarial twins
-    assert set(s["attacks"]) == {"warm", "grpo_long", "grpo_adversarial"}
+    assert set(s["attacks"]) == {"base_direct", "warm", "grpo_long", "grpo_adversarial"}
+    for name in ("base_direct", "attacks/base_direct"):  # the untrained model, in the format it can answer
+        folder = Path(s["judges"]["base_direct"]["eval_dir"]) if name == "base_direct" else out / name
+        assert "format: pairwise_verdict_direct" in (folder / "config.yaml").read_text(), name
     for a in s["attacks"].values():
         assert set(a["asr"]) <= set(ATTACKS) and (Path(a["eval_dir"]) / "predictions.jsonl").is_file()
     assert "## Attack-success rates" in (out / "learning.md").read_text()

@@ -42,7 +42,7 @@ class AttackSettings:
     """`j1 eval`'s attack suite (`attacks` benchmark) on held-out pairs, for the judges named (off the clock):
     the attack-success rate per family of a judge trained with and without adversarial pairs."""
 
-    judges: list[str] = field(default_factory=list)  # "warm" and arm names
+    judges: list[str] = field(default_factory=list)  # "base" (in `base_format`), "warm" and arm names
     pairs: int = 50  # a seeded sample of held-out pairs, each clean and under every family, both orders
 
 
@@ -85,6 +85,9 @@ class LearningConfig:
     synth: dict[str, Any] = field(default_factory=dict)  # SynthConfig keys over the embedded default's
     heldout_size: int = 200
     format: str = "pairwise_verdict_short"
+    # the base model judged in this format too (`base_direct`): a model that cannot yet write `format` still
+    # gives a verdict in the judge that does not think, the untrained row every arm is compared with
+    base_format: str | None = "pairwise_verdict_direct"
     data: DataConfig = field(default_factory=DataConfig)  # the prompt budget rules, shared by every stage
     eval: EvalSettings = field(default_factory=EvalSettings)
     warm: dict[str, Any] = field(default_factory=dict)  # TrainConfig keys of the warm start (SFT)

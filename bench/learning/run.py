@@ -116,9 +116,17 @@ def check(cfg: LearningConfig, model_path: str) -> None:
     unknown = [a for a in cfg.run_arms if a not in cfg.arms]
     if unknown:
         raise J1Error(f"unknown arm {unknown[0]!r}; arms in the recipe: {', '.join(cfg.arms)}")
-    unknown = [j for j in cfg.attacks.judges if j != "warm" and j not in cfg.arms]
+    unknown = [j for j in cfg.attacks.judges if j not in ("base", "warm") and j not in cfg.arms]
     if unknown:
-        raise J1Error(f"attacks.judges: unknown judge {unknown[0]!r}; valid: warm, {', '.join(cfg.arms)}")
+        raise J1Error(
+            f"attacks.judges: unknown judge {unknown[0]!r}; valid: base, warm, {', '.join(cfg.arms)}"
+        )
+    if cfg.base_format:
+        from j1.formats import get_format
+
+        get_format(cfg.base_format)
+    elif "base" in cfg.attacks.judges:
+        raise J1Error("attacks.judges: base is judged in base_format, which is not set")
     if cfg.attacks.pairs < 1:
         raise J1Error(f"attacks.pairs={cfg.attacks.pairs}: a number of held-out pairs, >= 1")
     for name, arm in cfg.arms.items():
@@ -189,16 +197,18 @@ def judge(
     folder: Path,
     samples: int = 1,
     temperature: float = 0.0,
+    fmt: str | None = None,
 ) -> dict[str, Any]:
-    """`j1 eval` (pairs benchmark, both orders) of `model` on `pairs_file`, cut to the prompt budget by the
-    training rule: greedy beside the trivial baselines, or `samples` samples at `temperature`."""
+    """`j1 eval` (pairs benchmark, both orders) of `model` on `pairs_file` in `fmt` (default the benchmark's
+    format), cut to the prompt budget by the training rule: greedy beside the trivial baselines, or
+    `samples` samples at `temperature`."""
     from j1.train.evaluate import evaluate
     from j1.train.examples import load_pairs
     from j1.train.session import load_judge_tokenizer
 
     e = cfg.eval
     metrics = evaluate(
-        model, load_pairs(pairs_file), {cfg.format: 1.0}, load_judge_tokenizer(model), cfg.data, folder,
+        model, load_pairs(pairs_file), {fmt or cfg.format: 1.0}, load_judge_tokenizer(model), cfg.data, folder,
         seed=cfg.seed, backend=e.backend, max_tokens=e.max_tokens, options=e.options,
         baselines=[] if samples > 1 else e.baselines, samples=samples, temperature=temperature,
     )  # fmt: skip
@@ -280,13 +290,19 @@ def run(cfg: LearningConfig, command: str = "python -m bench.learning") -> Path:
             pairs_file: str = "heldout",
             sampled: bool = False,
             after: str | None = None,
+            fmt: str | None = None,
         ) -> dict[str, Any]:
             stage = f"eval/{name}{'_sampled' if sampled else ''}"
-            key = stages.key(stage, "data", after or fingerprint(model_path), ev, rules, pairs_file, sampled)
+            other = [fmt] if fmt else []  # the benchmark's own format leaves the key as it was
+            key = stages.key(
+                stage, "data", after or fingerprint(model_path), ev, rules, pairs_file, sampled, *other
+            )
             n, t = (cfg.eval.samples, cfg.eval.temperature) if sampled else (1, 0.0)
-            return stages.run(stage, key, lambda f: judge(cfg, model_path, files[pairs_file], f, n, t))
+            return stages.run(stage, key, lambda f: judge(cfg, model_path, files[pairs_file], f, n, t, fmt))
 
         results["judges"]["base"] = evaluated("base", model)
+        if cfg.base_format:
+            results["judges"]["base_direct"] = evaluated("base_direct", model, fmt=cfg.base_format)
         warm_cfg = train_config(cfg, {"algo": "sft", **cfg.warm}, model, files["train"], out / "warm", None)
         warm_key = stages.key("warm", "data", fingerprint(model), to_dict(warm_cfg))
         warm = stages.run("warm", warm_key, lambda f: train_stage(warm_cfg, f))
@@ -310,12 +326,19 @@ def run(cfg: LearningConfig, command: str = "python -m bench.learning") -> Path:
                 results["judges"].update(judged)
         results["attacks"] = {}
         for name in cfg.attacks.judges:
-            source = warm if name == "warm" else results["arms"].get(name)
+            if name == "base":  # the untrained model, in the format it can answer
+                source, stage, fmt = {"judge": model}, "data", cfg.base_format
+                name = "base_direct"
+            else:
+                source = warm if name == "warm" else results["arms"].get(name)
+                stage, fmt = ("warm" if name == "warm" else f"arms/{name}"), cfg.format
             if source is not None:
-                stage = "warm" if name == "warm" else f"arms/{name}"
-                key = stages.key(f"attacks/{name}", stage, ev, rules, asdict(cfg.attacks))
+                extra = [fmt] if fmt != cfg.format else []
+                key = stages.key(f"attacks/{name}", stage, ev, rules, asdict(cfg.attacks), *extra)
                 results["attacks"][name] = stages.run(
-                    f"attacks/{name}", key, lambda f, m=source["judge"]: attacked(cfg, m, files["heldout"], f)
+                    f"attacks/{name}",
+                    key,
+                    lambda f, m=source["judge"], fm=fmt: attacked(cfg, m, files["heldout"], f, fm),
                 )
         results["timing_s"] = {name: r.get("seconds") for name, r in _stage_results(results).items()}
         from bench.learning.report import summarize, write_report
@@ -380,13 +403,13 @@ def adversarial_file(cfg: LearningConfig, stages: Stages, files: dict[str, Path]
     return Path(stages.run(stage, stages.key(stage, "data", arm.adversarial), build)["file"])
 
 
-def attacked(cfg: LearningConfig, model: str, heldout: Path, folder: Path) -> dict[str, Any]:
-    """`j1 eval --benchmark attacks=<held-out pairs>` of `model`: the attack-success rate per family."""
+def attacked(cfg: LearningConfig, model: str, heldout: Path, folder: Path, fmt: str) -> dict[str, Any]:
+    """`j1 eval --benchmark attacks=<held-out pairs>` of `model` in `fmt`: the attack-success rate per family."""
     from j1.eval.run import EvalConfig, JudgeConfig, load_report
     from j1.eval.run import run as j1_eval
 
     judge = JudgeConfig(
-        name=model, backend=cfg.eval.backend, format=cfg.format, max_tokens=cfg.eval.max_tokens,
+        name=model, backend=cfg.eval.backend, format=fmt, max_tokens=cfg.eval.max_tokens,
         options=cfg.eval.options,
     )  # fmt: skip
     ecfg = EvalConfig(
