@@ -156,3 +156,41 @@ def test_judge_reward_maps_verdicts_and_none() -> None:
     assert point(["p", "p"], ["c", "d"]) == [10.0, None]
     with pytest.raises(J1Error, match="mode must be"):
         judge_reward(mode="listwise")
+
+
+def test_the_port_is_held_from_start_up_and_never_by_a_forked_child() -> None:
+    """`j1 serve` binds its port before the engine starts (minutes in which vLLM opens ports of its own) and
+    uvicorn listens on that socket later. A child forked meanwhile (vLLM's engine core) closes its copy:
+    were it kept, the child would hold the listening port after the server exits, refusing a restart."""
+    import multiprocessing
+    import socket
+    import time
+
+    from j1.server.app import bind_port
+    from j1.server.process import free_port
+
+    port = free_port()
+    sock = bind_port("127.0.0.1", port)
+    sock.listen()
+    with pytest.raises(J1Error, match=f"cannot listen on 127.0.0.1:{port}: Address already in use"):
+        bind_port("127.0.0.1", port)
+    ctx = multiprocessing.get_context("fork")
+    running = ctx.Event()
+
+    def engine_core() -> None:
+        running.set()
+        time.sleep(60)
+
+    child = ctx.Process(target=engine_core, daemon=True)
+    child.start()
+    try:
+        assert running.wait(30)
+        sock.close()  # the server exits while its forked child lives on
+        again = socket.socket()
+        again.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        again.bind(("127.0.0.1", port))
+        again.listen()
+        again.close()
+    finally:
+        child.kill()
+        child.join(10)

@@ -19,6 +19,7 @@ connections at once), and the engine is closed: every request gets an answer wit
 
 import asyncio
 import logging
+import os
 import signal
 import socket
 from collections.abc import AsyncIterator
@@ -205,14 +206,21 @@ def create_app(cfg: ServeConfig, engine: Engine | None = None) -> FastAPI:
     return app
 
 
-def _check_port(host: str, port: int) -> None:
+def bind_port(host: str, port: int) -> socket.socket:
+    """The server's socket, bound now and held through the engine's start-up (minutes), so that nothing
+    (vLLM's own ports among them) takes the port in between; uvicorn listens on it once the engine is
+    ready, and connections before that are refused. A forked child (vLLM's engine core) closes its copy
+    at once, so the port is never held by a process that does not serve it."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((host, port))
-        except OSError as e:
-            raise J1Error(f"cannot listen on {host}:{port}: {e.strerror} (pick another --port)") from e
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as e:
+        sock.close()
+        raise J1Error(f"cannot listen on {host}:{port}: {e.strerror} (pick another --port)") from e
+    os.register_at_fork(after_in_child=sock.close)
+    return sock
 
 
 DRAIN_MARGIN = 1.0  # seconds between answering the last requests 503 and uvicorn's own cancel
@@ -225,6 +233,12 @@ def _server_class(gate: Gate, shutdown_timeout: float) -> type:
         """uvicorn re-raises SIGTERM / SIGINT after its graceful shutdown (the process then dies by the
         signal); here a drained shutdown is a normal exit (status 0). The gate answers what is still
         running 503 just before uvicorn would cancel it (a dropped connection)."""
+
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets=sockets)
+            if self.started:  # uvicorn logs no address for sockets it was given
+                host, port = self.config.host, self.config.port
+                log.info("j1 serve: listening on http://%s:%d", f"[{host}]" if ":" in host else host, port)
 
         def handle_exit(self, sig: int, frame: Any) -> None:
             if not self.should_exit:
@@ -244,7 +258,7 @@ def serve(cfg: ServeConfig) -> None:
     import uvicorn
 
     cfg.check()
-    _check_port(cfg.host, cfg.port)  # before minutes of engine start-up, not after
+    sock = bind_port(cfg.host, cfg.port)  # before minutes of engine start-up, not after
     if cfg.host not in ("127.0.0.1", "localhost", "::1") and not cfg.api_key:
         log.warning(
             "serving on %s without an API key: anyone who reaches this port can use the judge", cfg.host
@@ -261,7 +275,10 @@ def serve(cfg: ServeConfig) -> None:
         lifespan="on",
     )
     server = _Server(config)
-    server.run()
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
     error = app.state.startup_error
     if error is not None:
         raise J1Error(f"j1 serve: the {cfg.engine} engine did not start: {error}") from error

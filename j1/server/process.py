@@ -61,8 +61,8 @@ class ServerProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, attempts: int = 3) -> ServerProcess:
-        """Start and wait until healthy. The free port picked here can be taken before the server binds it
-        (the engine starts first, and vLLM binds ephemeral ports of its own): then start again on another."""
+        """Start and wait until healthy. The free port picked here can be taken in the second before the
+        server binds it (at its start, before the engine): then start again on another."""
         for attempt in range(attempts):
             try:
                 return self._start()
