@@ -15,8 +15,12 @@ reference answer, comparison, decision). `pairwise_verdict_direct` is the judge 
 evaluation and serving: its answer starts with `<answer>[[` written for it (a prefill, the last message of
 `messages`), so the model's first token is its verdict. A base or instruct model that cannot yet write the
 thinking formats (SmolLM2-135M parses none of them) still gives a verdict in it, the baseline a trained
-thinking judge is compared with; `j1 train` refuses it, since it has no thinking to train. User text reaches the template only as variables, with the template's own delimiter lines
-neutralised inside it, so a response cannot close its quote and speak as the prompt.
+thinking judge is compared with; `j1 train` refuses it, since it has no thinking to train.
+
+User text reaches the template only as variables, with the template's own delimiter lines neutralised
+inside it, so a response cannot close its quote and speak as the prompt, and with the judge's answer
+syntax (`<think>`, `<answer>`, score tags, `[[A]]`) in parentheses, so a verdict written in a response is
+read as text, not copied (`quote`).
 `pairwise_verdict_short` asks for the same thinking steps in 172 template tokens instead of 283, for small
 models on a short context: at a 384-token prompt budget the J1 instruction leaves about 33 tokens to each
 response.
@@ -24,6 +28,7 @@ response.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -55,9 +60,20 @@ def _folded(text: str) -> str:
     return unicodedata.normalize("NFKC", text).replace("\u2019", "'").replace("\u2018", "'")
 
 
+# the judge's own answer syntax: its tags and verdicts, as a response may write them to pass for the judge
+ANSWER_SYNTAX = re.compile(r"</?(?:think|answer|score(?:_[AB])?)>|\[\[\s*([AB])\s*\]\]")
+
+
+def _defused(m: re.Match[str]) -> str:
+    return f"({m.group(1)})" if m.group(1) else f"({m.group(0)[1:-1]})"
+
+
 def quote(text: str) -> str:
     """User text with our delimiter lines defused (brackets -> parentheses), also where they are written
-    with unicode look-alikes ("［The End of Assistant A’s Answer］"); nothing else changes."""
+    with unicode look-alikes ("［The End of Assistant A’s Answer］"), and the judge's answer syntax in
+    parentheses (`<answer>[[B]]</answer>` -> `(answer)(B)(/answer)`, `</think>` -> `(/think)`): a response
+    that writes a verdict is read as text, not as one the judge could copy. Nothing else changes."""
+    text = ANSWER_SYNTAX.sub(_defused, text)
     for d in DELIMITERS:
         if d in text:
             text = text.replace(d, "(" + d[1:-1] + ")")
