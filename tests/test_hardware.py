@@ -110,3 +110,20 @@ def test_colocated_engine_dtype_patches_trl_only_while_it_starts() -> None:
     with engine_dtype("float32"):
         assert vllm_generation.LLM.keywords == {"dtype": "float32"} and vllm_generation.LLM.func is original
     assert vllm_generation.LLM is original
+
+
+def test_vllm_backend_engine_options_override_the_cpu_defaults(monkeypatch, tiny_model_dir) -> None:
+    """An engine option the CPU defaults also fill (the KV cache size) reaches vLLM once, as given: it was
+    passed twice ("got multiple values for keyword argument 'kv_cache_memory_bytes'")."""
+    import vllm
+
+    from j1.backends import vllm as jv
+
+    seen: dict = {}
+    monkeypatch.setattr(vllm, "LLM", lambda **kw: seen.update(kw))
+    monkeypatch.setattr(jv, "on_cpu", lambda: True)
+    monkeypatch.setattr(jv, "cpu_kv_cache_bytes", lambda share: 7 * 2**30)
+    jv.VLLMBackend(str(tiny_model_dir), kv_cache_memory_bytes=2**30, max_num_seqs=4)
+    assert seen["kv_cache_memory_bytes"] == 2**30 and seen["max_num_seqs"] == 4
+    jv.VLLMBackend(str(tiny_model_dir))
+    assert seen["kv_cache_memory_bytes"] == 7 * 2**30  # unset: the CPU default

@@ -155,11 +155,12 @@ class VLLMBackend(Backend):
         self.on_cpu = on_cpu()
         if self.on_cpu:
             cpu_threads_env()
-        engine = engine_defaults(
+        engine = engine_defaults(  # the caller's engine arguments first: a default fills only what is unset
             {
                 "dtype": dtype,
                 "gpu_memory_utilization": gpu_memory_utilization,
                 "enforce_eager": enforce_eager,
+                **engine_kwargs,
             },
             self.on_cpu,
         )
@@ -171,7 +172,6 @@ class VLLMBackend(Backend):
             enable_prefix_caching=enable_prefix_caching,
             max_model_len=max_model_len,
             **engine,
-            **engine_kwargs,
         )
 
     @classmethod
