@@ -21,6 +21,7 @@ User text reaches the template only as variables, with the template's own delimi
 inside it, so a response cannot close its quote and speak as the prompt, and with the judge's answer
 syntax (`<think>`, `<answer>`, score tags, `[[A]]`) in parentheses, so a verdict written in a response is
 read as text, not copied (`quote`).
+
 `pairwise_verdict_short` asks for the same thinking steps in 172 template tokens instead of 283, for small
 models on a short context: at a 384-token prompt budget the J1 instruction leaves about 33 tokens to each
 response.
