@@ -162,49 +162,69 @@ def test_hf_backend_returns_top_logprobs(tiny_model_dir: Path) -> None:
     assert all(alts[tok] == max(alts.values()) for tok, alts in greedy.logprobs)
 
 
-class VerdictABackend:
-    """Always "[[A]]" with P(A) = 0.8 at the verdict token."""
+class ScriptedBackend:
+    """A backend whose every conversation gets `tokens(conv)`: (token, top alternatives) pairs."""
+
+    def tokens(self, conv: list[dict[str, str]]) -> list[tuple[str, dict[str, float]]]:
+        raise NotImplementedError
 
     def generate(self, convs, params):  # noqa: ANN001, ANN201
         from j1.backends.base import Generation, Sample
 
-        toks = [
-            ("<think>t</think><answer>", {}),
-            ("[[", {}),
-            ("A", {"A": LN(0.8), "B": LN(0.2)}),
-            ("]]</answer>", {}),
-        ]
-        text = "".join(t for t, _ in toks)
-        assert params.logprobs == 4
-        return [Generation("p", 1, [Sample(text, 4, "stop", toks)] * params.n) for _ in convs]
+        self.params, out = params, []
+        for conv in convs:
+            toks = self.tokens(conv)
+            text = "".join(t for t, _ in toks)
+            out.append(Generation("p", 1, [Sample(text, len(toks), "stop", toks)] * params.n))
+        return out
 
     def close(self) -> None:
         pass
 
 
-def test_eval_reports_calibration_of_soft_verdicts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def scripted_eval(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, backend: ScriptedBackend, rows: list[dict], *sets: str
+) -> Path:
+    """`j1 eval` of `rows` (the pairs benchmark) with `backend` as the judge."""
     import json
 
     import j1.backends
     from j1.config import load_config
     from j1.eval.run import EvalConfig, run
 
-    monkeypatch.setattr(j1.backends, "make_backend", lambda *a, **k: VerdictABackend())
-    rows = [
-        {"id": f"p{i}", "source": "math", "prompt": f"{i}?", "chosen": "right", "rejected": "wrong"}
-        for i in range(5)
-    ]
+    monkeypatch.setattr(j1.backends, "make_backend", lambda *a, **k: backend)
+    monkeypatch.setattr("j1.eval.run.resolve_model", lambda m: m)
     pairs = tmp_path / "pairs.jsonl"
     pairs.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    sets = [
-        f"out={tmp_path / 'out'}",
-        "judge.name=scripted",
-        "judge.logprobs=4",
-        f"benchmarks=[pairs={pairs}]",
-        "baselines=[]",
+    base = [f"out={tmp_path / 'out'}", "judge.name=scripted", f"benchmarks=[pairs={pairs}]", "baselines=[]"]
+    return run(load_config(EvalConfig, None, [*base, *sets]))
+
+
+def math_rows(n: int) -> list[dict]:
+    return [
+        {"id": f"p{i}", "source": "math", "prompt": f"{i}?", "chosen": "right", "rejected": "wrong"}
+        for i in range(n)
     ]
-    monkeypatch.setattr("j1.eval.run.resolve_model", lambda m: m)
-    out = run(load_config(EvalConfig, None, sets))
+
+
+class VerdictABackend(ScriptedBackend):
+    """Always "[[A]]" with P(A) = 0.8 at the verdict token."""
+
+    def tokens(self, conv):  # noqa: ANN001, ANN201
+        return [
+            ("<think>t</think><answer>", {}),
+            ("[[", {}),
+            ("A", {"A": LN(0.8), "B": LN(0.2)}),
+            ("]]</answer>", {}),
+        ]
+
+
+def test_eval_reports_calibration_of_soft_verdicts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    backend = VerdictABackend()
+    out = scripted_eval(tmp_path, monkeypatch, backend, math_rows(5), "judge.logprobs=4")
+    assert backend.params.logprobs == 4
     cal = json.loads((out / "report.json").read_text())["benchmarks"]["pairs"]["calibration"]
     # always A at 0.8: right in ab with P(chosen) 0.8, wrong in ba with P(chosen) 0.2
     assert cal["n"] == 10 and cal["ece"] == pytest.approx(0.3) and cal["brier"] == pytest.approx(0.34)
@@ -216,27 +236,17 @@ def test_eval_reports_calibration_of_soft_verdicts(tmp_path: Path, monkeypatch: 
     assert (out / "calibration_pairs.png").stat().st_size > 1000
 
 
-class PointwiseBackend:
+class PointwiseBackend(ScriptedBackend):
     """Scores "right" 8 (P 0.9, else 3) and "wrong" 3 (P 0.6, else 8)."""
 
-    def generate(self, convs, params):  # noqa: ANN001, ANN201
-        from j1.backends.base import Generation, Sample
-
-        out = []
-        for conv in convs:
-            right = "right" in conv[-1]["content"].split("[The Start of the Assistant's Answer]")[-1]
-            value, other, p = ("8", "3", 0.9) if right else ("3", "8", 0.6)
-            toks = [
-                ("<think>t</think><score>", {}),
-                (value, {value: LN(p), other: LN(1 - p)}),
-                ("</score>", {}),
-            ]
-            text = "".join(t for t, _ in toks)
-            out.append(Generation("p", 1, [Sample(text, 3, "stop", toks)] * params.n))
-        return out
-
-    def close(self) -> None:
-        pass
+    def tokens(self, conv):  # noqa: ANN001, ANN201
+        right = "right" in conv[-1]["content"].split("[The Start of the Assistant's Answer]")[-1]
+        value, other, p = ("8", "3", 0.9) if right else ("3", "8", 0.6)
+        return [
+            ("<think>t</think><score>", {}),
+            (value, {value: LN(p), other: LN(1 - p)}),
+            ("</score>", {}),
+        ]
 
 
 def test_eval_pointwise_expected_scores_and_win_probability(
@@ -244,17 +254,9 @@ def test_eval_pointwise_expected_scores_and_win_probability(
 ) -> None:
     import json
 
-    import j1.backends
-    from j1.config import load_config
-    from j1.eval.run import EvalConfig, run
-
-    monkeypatch.setattr(j1.backends, "make_backend", lambda *a, **k: PointwiseBackend())
-    monkeypatch.setattr("j1.eval.run.resolve_model", lambda m: m)
     row = {"id": "p0", "source": "chat", "prompt": "Say hi.", "chosen": "right", "rejected": "wrong"}
-    pairs = tmp_path / "pairs.jsonl"
-    pairs.write_text(json.dumps(row) + "\n")
-    sets = [f"out={tmp_path / 'out'}", "judge.name=scripted", "judge.format=pointwise", "judge.logprobs=2"]
-    out = run(load_config(EvalConfig, None, [*sets, f"benchmarks=[pairs={pairs}]", "baselines=[]"]))
+    sets = ["judge.format=pointwise", "judge.logprobs=2"]
+    out = scripted_eval(tmp_path, monkeypatch, PointwiseBackend(), [row], *sets)
     preds = {r["order"]: r for r in map(json.loads, (out / "predictions.jsonl").read_text().splitlines())}
     # right: 8 x 0.9 + 3 x 0.1 = 7.5; wrong: 3 x 0.6 + 8 x 0.4 = 5.0
     # P(right > wrong) = 0.9 x 0.6 + 0.5 x (0.9 x 0.4 + 0.1 x 0.6) = 0.54 + 0.21 = 0.75
@@ -265,30 +267,20 @@ def test_eval_pointwise_expected_scores_and_win_probability(
     assert cal["n"] == 2 and cal["brier"] == pytest.approx(0.0625)
 
 
-class DirectBackend:
+class DirectBackend(ScriptedBackend):
     """The judge that does not think: continues its prefill with the letter of the response that holds
     "right" (P 0.7), then rambles on with a later, different verdict that must not count."""
 
-    def generate(self, convs, params):  # noqa: ANN001, ANN201
-        from j1.backends.base import Generation, Sample
-
-        out = []
-        for conv in convs:
-            assert conv[-1] == {"role": "assistant", "content": "<answer>[["}, conv[-1]
-            a = conv[0]["content"].split("[The Start of Assistant B's Answer]")[0]
-            side, other = (
-                ("A", "B") if "right" in a.split("[The Start of Assistant A's Answer]")[-1] else ("B", "A")
-            )
-            toks = [
-                (side, {side: LN(0.7), other: LN(0.3)}),
-                (f"]]</answer> <answer>[[{other}]]</answer>", {}),
-            ]
-            text = "".join(t for t, _ in toks)
-            out.append(Generation("p", 1, [Sample(text, 2, "stop", toks)] * params.n))
-        return out
-
-    def close(self) -> None:
-        pass
+    def tokens(self, conv):  # noqa: ANN001, ANN201
+        assert conv[-1] == {"role": "assistant", "content": "<answer>[["}, conv[-1]
+        a = conv[0]["content"].split("[The Start of Assistant B's Answer]")[0]
+        side, other = (
+            ("A", "B") if "right" in a.split("[The Start of Assistant A's Answer]")[-1] else ("B", "A")
+        )
+        return [
+            (side, {side: LN(0.7), other: LN(0.3)}),
+            (f"]]</answer> <answer>[[{other}]]</answer>", {}),
+        ]
 
 
 def test_eval_direct_format_reads_the_prefilled_verdict(
@@ -296,24 +288,8 @@ def test_eval_direct_format_reads_the_prefilled_verdict(
 ) -> None:
     import json
 
-    import j1.backends
-    from j1.config import load_config
-    from j1.eval.run import EvalConfig, run
-
-    monkeypatch.setattr(j1.backends, "make_backend", lambda *a, **k: DirectBackend())
-    monkeypatch.setattr("j1.eval.run.resolve_model", lambda m: m)
-    rows = [
-        {"id": f"p{i}", "source": "math", "prompt": f"{i}?", "chosen": "right", "rejected": "wrong"}
-        for i in range(3)
-    ]
-    pairs = tmp_path / "pairs.jsonl"
-    pairs.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    sets = [f"out={tmp_path / 'out'}", "judge.name=scripted", "judge.format=pairwise_verdict_direct"]
-    out = run(
-        load_config(
-            EvalConfig, None, [*sets, "judge.logprobs=2", f"benchmarks=[pairs={pairs}]", "baselines=[]"]
-        )
-    )
+    sets = ["judge.format=pairwise_verdict_direct", "judge.logprobs=2"]
+    out = scripted_eval(tmp_path, monkeypatch, DirectBackend(), math_rows(3), *sets)
     report = json.loads((out / "report.json").read_text())["benchmarks"]["pairs"]
     assert report["parse_fail_rate"] == 0.0 and report["consistent_accuracy"] == 100.0, report
     preds = [json.loads(x) for x in (out / "predictions.jsonl").read_text().splitlines()]
