@@ -26,7 +26,6 @@ from j1.formats import JudgeFormat, Judgment, get_format
 from j1.formats.soft import (
     expected_score,
     mean_score_distribution,
-    mean_verdict_probability,
     win_probability,
 )
 
@@ -134,7 +133,7 @@ class ModelJudge:
             judgments = [self.fmt.read(r) for r in raw]
             verdict, agreement = majority([j.verdict if j.parse_ok else None for j in judgments])
             scores = _mean_scores(judgments, ("A", "B"))
-            p_a = mean_verdict_probability(gen.samples, self.fmt.prefill)
+            p_a = self.fmt.probability_a(gen.samples)
             out.append(Decision(verdict, raw, judgments, agreement, scores, p_a))
         return out
 

@@ -31,8 +31,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from j1 import J1Error
 from j1.formats.parse import (
@@ -125,6 +126,13 @@ class JudgeFormat:
     def read(self, output: str) -> Judgment:
         """The judgment in what the model wrote after `messages` (the prefill, if any, goes first)."""
         return self.parse(self.prefill + output)
+
+    def probability_a(self, samples: Sequence[Any]) -> float | None:
+        """The judge's mean P(A) at its verdict token over `samples` (`Sample`s with logprobs), read where
+        `read` reads the verdict; None when no sample has one."""
+        from j1.formats.soft import mean_verdict_probability
+
+        return mean_verdict_probability(samples, self.prefill)
 
     def render(
         self,

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from j1.backends.base import Generation, SamplingParams
-from j1.formats import Judgment, get_format
-from j1.formats.soft import expected_score, mean_score_distribution, mean_verdict_probability
+from j1.formats import JudgeFormat, Judgment, get_format
+from j1.formats.soft import expected_score, mean_score_distribution
 from j1.server.config import ServeConfig
 from j1.server.engines import Engine, InputRejected
 from j1.server.metrics import Metrics
@@ -109,10 +109,10 @@ def _mean(values: list[float | None]) -> float | None:
     return sum(present) / len(present) if present else None
 
 
-def soft_probability(gen: Generation, swap: bool = False, prefill: str = "") -> float | None:
+def soft_probability(fmt: JudgeFormat, gen: Generation, swap: bool = False) -> float | None:
     """The mean over samples of the judge's P(A) at its verdict token, in the caller's A/B (`swap` for
     the swapped order); None when no sample has one."""
-    p = mean_verdict_probability(gen.samples, prefill)
+    p = fmt.probability_a(gen.samples)
     return None if p is None else (1.0 - p if swap else p)
 
 
@@ -180,7 +180,7 @@ class JudgeService:
                 summarize(order, judgments, [s.text for s in gen.samples] if opts.include_raw else None)
             )
             if opts.soft:
-                orders[-1]["probability_a"] = soft_probability(gen, swap=order == "ba", prefill=fmt.prefill)
+                orders[-1]["probability_a"] = soft_probability(fmt, gen, swap=order == "ba")
         verdict, agreement = combine(orders)
         scores = mean_scores([Judgment(parse_ok=True, scores=o["scores"]) for o in orders])
         parsed = sum(o["parsed"] for o in orders)
