@@ -215,7 +215,6 @@ def tiny_settings(tmp_path: Path, model: Path) -> list[str]:
         "arms.grpo_long.curve_every=2",  # checkpoints 1 and 2 saved; 2 judged, 3 is the arm's own judge
         "arms.shuffled_long.train.grpo.save_steps=1",
         "arms.shuffled_long.curve_every=2",  # the control's curve: grpo_long's points gain a paired vs_control
-        "arms.grpo_adversarial.curve_every=0",
         "attacks.pairs=2",
     ]
     for arm in GRPO_ARMS:
@@ -283,7 +282,7 @@ def test_benchmark_smoke_runs_every_arm_caches_and_recomputes(
     assert "vs_control" not in s["arms"]["shuffled_long"]["heldout_curve"][1]
     assert "## Learning curves" in (out / "learning.md").read_text()
     # the attack suite, for the judges trained with and without adversarial twins
-    assert set(s["attacks"]) == {"base_direct", "warm", "grpo_long", "grpo_adversarial"}
+    assert set(s["attacks"]) == {"base_direct", "warm", "grpo", "grpo_adversarial"}
     for name in ("base_direct", "attacks/base_direct"):  # the untrained model, in the format it can answer
         folder = Path(s["judges"]["base_direct"]["eval_dir"]) if name == "base_direct" else out / name
         assert "format: pairwise_verdict_direct" in (folder / "config.yaml").read_text(), name
