@@ -330,7 +330,7 @@ def test_benchmark_smoke_runs_every_arm_caches_and_recomputes(
         for p in out.rglob("stage.json")
         if p.stat().st_mtime_ns != stamps.get(p)
     }
-    assert changed == {"arms/grpo", "eval/grpo", "eval/grpo_sampled"}
+    assert changed == {"arms/grpo", "eval/grpo", "eval/grpo_sampled", "attacks/grpo"}  # grpo is attacked too
     # a new arm leaves every cached stage valid: only its own stages run
     import copy
 
